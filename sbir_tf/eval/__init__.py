@@ -1,0 +1,1 @@
+"""Retrieval metrics, nearest-neighbour search and figures."""

@@ -1,0 +1,29 @@
+"""Where things live: the shared real-data folder, default output folders, package resources."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_ROOT.parent
+
+
+def shared_data_dir() -> Path | None:
+    """The real-data folder (``shared/data``) if it can be found, else ``None``.
+
+    Looked for in ``$SBIR_TF_SHARED_DATA``, then ``../shared/data`` beside the checkout.
+    """
+    env = os.environ.get("SBIR_TF_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    for cand in candidates:
+        if cand.is_dir():
+            return cand.resolve()
+    return None
+
+
+def default_cache_dir() -> Path:
+    """Cache for extracted features, synthetic data and embeddings (``$SBIR_TF_CACHE`` or ``~/.cache/sbir_tf``)."""
+    path = Path(os.environ.get("SBIR_TF_CACHE", Path.home() / ".cache" / "sbir_tf"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,1 @@
+"""Class side information: word vectors, WordNet hierarchy embeddings and the feature-selection auto-encoder."""

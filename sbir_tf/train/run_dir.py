@@ -1,0 +1,107 @@
+"""An experiment's output folder: resolved config, environment, metrics, all written atomically."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace`` (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    return str(obj)
+
+
+def environment() -> dict:
+    """TF/Keras versions, devices, CPU and the git commit (when run from a checkout)."""
+    import keras
+    import tensorflow as tf
+
+    env = {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "devices": [d.name for d in tf.config.list_logical_devices()],
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "commit": _git_commit(),
+    }
+    return env
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class RunDir:
+    """Layout of one run's output folder.
+
+    ``config.json`` (resolved config), ``environment.json``, ``metrics.json``, ``checkpoints/``, ``tensorboard/``,
+    ``figures/``.
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.checkpoints = self.root / "checkpoints"
+        self.tensorboard = self.root / "tensorboard"
+        self.figures = self.root / "figures"
+        for folder in (self.checkpoints, self.tensorboard, self.figures):
+            folder.mkdir(exist_ok=True)
+
+    def write_config(self, config: dict) -> None:
+        write_json(self.root / "config.json", config)
+
+    def read_config(self) -> dict | None:
+        path = self.root / "config.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_environment(self) -> None:
+        write_json(self.root / "environment.json", environment())
+
+    def write_metrics(self, metrics: dict) -> None:
+        write_json(self.root / "metrics.json", metrics)
