@@ -1,0 +1,109 @@
+"""Config presets (configs as code) for fine-grained SBIR, Pang et al. (BMVC 2017).
+
+``get_config(name)`` with ``name`` in :data:`PRESETS`:
+
+``paper``
+    The published setting (Sec. 4, Pang et al. 2017): 224 px, batch 32, Adam (beta_1 0.9, beta_2 0.999,
+    epsilon 1e-8), learning rate 1e-5 for 20,000 iterations then 1e-6 for 10,000, lambda_D 10, lambda_T 1, triplet
+    margin 0.1, ImageNet-pretrained VGG16. Needs a GPU (about 2 images/s on a 2-core CPU).
+``cpu``
+    A CPU-sized run with the same recipe scaled down: 64 px, batch 8, HED edge-detector VGG16 weights (bundled,
+    no download), a few hundred steps, learning rate 1e-4 then 1e-5 (a short run needs a larger step
+    size than the paper's 30,000 iterations; the 1/10 drop after 2/3 of the steps is kept).
+``smoke``
+    Seconds: 32 px, batch 2, 4 steps, a small embedding head, random weights. Checks plumbing, not accuracy.
+
+The loss weights and margin come from :data:`sbir_tf.losses.fg` (one place only); the model block is
+``sbir_tf.models.fg.DEFAULT_MODEL_CONFIG`` with preset-specific overrides.
+"""
+from __future__ import annotations
+
+from sbir_tf.config import Config
+from sbir_tf.train import schedules
+
+PRESETS = ("paper", "cpu", "smoke")
+#: ``--variant`` names (Table 3, Pang et al. 2017): backbone, and "-D" = without the decoder.
+VARIANTS = {"vgg16": ("vgg16", True), "vgg16-D": ("vgg16", False),
+            "googlenet": ("googlenet", True), "googlenet-D": ("googlenet", False)}
+
+
+def _loss_hyperparams() -> dict:
+    from sbir_tf.losses import fg as fg_losses
+
+    hp = fg_losses.PANG_2017
+    return {"lambda_d": float(hp.lambda_decoder), "lambda_t": float(hp.lambda_triplet), "margin": float(hp.margin)}
+
+
+def _model_defaults() -> dict:
+    from sbir_tf.models.fg import default_model_config
+
+    cfg = default_model_config()
+    cfg["fc_dims"] = list(cfg["fc_dims"])
+    cfg["decoder_channels"] = list(cfg["decoder_channels"])
+    return cfg
+
+
+def paper() -> Config:
+    """Sec. 4, Pang et al. 2017 (numbers from ``sbir_tf.losses.fg.PANG_2017``)."""
+    from sbir_tf.losses.fg import PANG_2017 as hp
+
+    return Config(
+        preset="paper",
+        variant="vgg16",
+        data=dict(dataset="sketchy", root=None, category=None, rendering="tx_000000000000", image_size=224,
+                  load_size=None, hard_negative_prob=0.5, flip=True, split_seed=0),
+        model=_model_defaults(),
+        loss=_loss_hyperparams(),
+        train=dict(steps=schedules.PAPER_TOTAL_STEPS, batch_size=hp.batch_size,
+                   base_lr=schedules.PAPER_BASE_LR, final_lr=schedules.PAPER_FINAL_LR,
+                   lr_drop_fraction=schedules.PAPER_DROP_FRACTION, beta_1=hp.adam_beta1, beta_2=hp.adam_beta2,
+                   epsilon=hp.adam_epsilon,
+                   schedule="text", stage1_fraction=schedules.DEFAULT_STAGE1_FRACTION, seed=0,
+                   checkpoint_every=1000, keep_checkpoints=3, log_every=50, eval_every=2000,
+                   strategy="default", mixed_precision=False),
+        eval=dict(ks=[1, 5, 10], batch_size=64, val_queries=200, val_distractors=300, grid_queries=8,
+                  grid_top=10, display_size=96, recon_pairs=6),
+    )
+
+
+def cpu() -> Config:
+    """A few minutes on 2 CPU cores (64 px, HED weights)."""
+    cfg = paper()
+    cfg.preset = "cpu"
+    cfg.data.image_size = 64
+    cfg.model.weights = "hed"
+    cfg.train.update(steps=300, batch_size=8, base_lr=1e-4, final_lr=1e-5, checkpoint_every=100, log_every=10,
+                     eval_every=100)
+    cfg.eval.update(batch_size=64, val_queries=100, val_distractors=100, display_size=64)
+    return cfg
+
+
+def smoke() -> Config:
+    """Seconds: tiny everything, random weights (plumbing only)."""
+    cfg = paper()
+    cfg.preset = "smoke"
+    cfg.data.image_size = 32
+    cfg.model.update(weights=None, fc_dims=[32], embedding_dim=16, decoder_channels=[16, 16, 8, 8, 8, 8],
+                     dropout=0.0)
+    cfg.train.update(steps=4, batch_size=2, base_lr=1e-4, final_lr=1e-5, checkpoint_every=2, log_every=1,
+                     eval_every=2)
+    cfg.eval.update(batch_size=32, val_queries=8, val_distractors=8, grid_queries=3, display_size=32,
+                    recon_pairs=3)
+    return cfg
+
+
+def get_config(name: str = "paper") -> Config:
+    """The preset ``name`` (``paper``, ``cpu`` or ``smoke``) as a fresh :class:`~sbir_tf.config.Config`."""
+    builders = {"paper": paper, "cpu": cpu, "smoke": smoke}
+    if name not in builders:
+        raise ValueError(f"unknown config {name!r}; choose one of {PRESETS}")
+    return builders[name]()
+
+
+def apply_variant(cfg: Config, variant: str) -> Config:
+    """Set ``model.backbone`` / ``model.use_decoder`` from a ``--variant`` name (Table 3, Pang et al. 2017)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    cfg.variant = variant
+    cfg.model.backbone, cfg.model.use_decoder = VARIANTS[variant]
+    return cfg

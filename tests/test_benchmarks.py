@@ -1,0 +1,205 @@
+"""Benchmarks: analytic FLOP counts against hand computations, the target table, and a ``--quick`` run of the
+whole harness (so it cannot rot)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from benchmarks import flops, run
+from benchmarks.peak import matmul_flops, measure_matmul_peak
+from benchmarks.train_step import count_samples, synthetic_triplet_batch
+
+REPO = Path(__file__).resolve().parent.parent
+L = keras.layers
+
+
+def _tiny_model():
+    inputs = keras.Input((8, 8, 3))
+    x = L.Conv2D(4, 3, padding="same", name="conv_same")(inputs)        # 8x8x4
+    x = L.Conv2D(6, 3, strides=2, padding="valid", name="conv_s2")(x)   # 3x3x6
+    x = L.Conv2DTranspose(2, 2, strides=2, name="deconv")(x)            # 6x6x2
+    x = L.BatchNormalization(name="bn")(x)
+    x = L.Flatten()(x)                                                  # 72
+    outputs = L.Dense(5, name="dense")(x)
+    return keras.Model(inputs, outputs)
+
+
+# Hand computation, multiply-adds per sample:
+#   conv_same: 8*8 outputs * 4 filters * (3*3*3) = 6,912
+#   conv_s2:   3*3 outputs * 6 filters * (3*3*4) = 1,944
+#   deconv:    3*3 inputs * 6 channels * (2*2) * 2 filters = 432
+#   dense:     72 * 5 = 360
+TINY_MACS = {"conv_same": 6912, "conv_s2": 1944, "deconv": 432, "dense": 360}
+
+
+def test_flops_tiny_model_matches_hand_computation():
+    model = _tiny_model()
+    rows = {r["layer"]: r["flops"] for r in flops.flops_breakdown(model)}
+    for name, macs in TINY_MACS.items():
+        assert rows[name] == 2 * macs, name
+    assert rows["bn"] == 0
+    assert flops.forward_flops(model, strict=True) == 2 * sum(TINY_MACS.values())
+
+
+def test_flops_nested_model_and_training_factor():
+    inner = _tiny_model()
+    inputs = keras.Input((8, 8, 3))
+    outer = keras.Model(inputs, L.Dense(3, name="head")(inner(inputs)))
+    assert flops.forward_flops(outer) == 2 * (sum(TINY_MACS.values()) + 5 * 3)
+    assert flops.training_step_flops(100) == 300 == flops.TRAIN_STEP_FACTOR * 100
+
+
+def test_flops_unknown_weighted_layer_is_reported():
+    inputs = keras.Input((4, 6))
+    x = L.EinsumDense("abc,cd->abd", output_shape=(None, 2), name="einsum")(inputs)
+    model = keras.Model(inputs, x)
+    assert flops.flops_breakdown(model)[-1] == {"layer": "einsum", "type": "EinsumDense", "flops": None}
+    assert flops.forward_flops(model) == 0
+    with pytest.raises(ValueError, match="no FLOP rule"):
+        flops.forward_flops(model, strict=True)
+
+
+def test_flops_vgg16_conv_trunk():
+    """VGG16 conv layers at 224 px: sum over layers of H*W*C_in*C_out*9 = 15.35 G multiply-adds."""
+    model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3))
+    blocks = [(224, [(3, 64), (64, 64)]), (112, [(64, 128), (128, 128)]),
+              (56, [(128, 256), (256, 256), (256, 256)]), (28, [(256, 512), (512, 512), (512, 512)]),
+              (14, [(512, 512), (512, 512), (512, 512)])]
+    macs = sum(size * size * cin * cout * 9 for size, convs in blocks for cin, cout in convs)
+    assert macs == 15_346_630_656
+    assert flops.forward_flops(model, strict=True) == 2 * macs
+
+
+def test_count_samples_counts_calls_during_tracing_only():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, L.Dense(3)(inputs))
+
+    @tf.function
+    def step(x):
+        return model(x) + model(tf.concat([x, x], 0))[:2]
+
+    with count_samples({"net": model}) as counts:
+        step(tf.ones((2, 4)))
+    step(tf.ones((2, 4)))  # not traced again, not counted
+    assert counts == {"net": 6}
+    assert "call" not in vars(model)  # the wrapper is removed
+
+
+def test_synthetic_batch_matches_pipeline_contract():
+    batch = synthetic_triplet_batch(2, 32, num_classes=5)
+    assert set(batch) == {"sketch", "positive", "negative", "sketch_target", "label_sketch", "label_positive",
+                          "label_negative"}
+    assert batch["sketch"].shape == (2, 32, 32, 3) and batch["sketch"].dtype == tf.float32
+    assert batch["label_sketch"].dtype == tf.int32
+    assert float(tf.reduce_max(tf.abs(batch["sketch_target"]))) <= 1.0
+
+
+def test_matmul_peak_is_positive_and_validates():
+    assert matmul_flops(3) == 54
+    result = measure_matmul_peak(64, repeats=2, warmup=1)
+    assert result["gflops"] > 0 and result["gflops"] >= result["gflops_median"]
+    with pytest.raises(ValueError):
+        measure_matmul_peak(0)
+
+
+def test_machine_slug_and_onednn(monkeypatch):
+    assert run.machine_slug("Intel(R) Xeon(R) Processor", 2) == "intel-xeon-processor-2c"
+    assert run.machine_slug("AMD EPYC 7B13 64-Core Processor", 8) == "amd-epyc-7b13-64-core-processor-8c"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert run.onednn_enabled()[0] is False
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    assert run.onednn_enabled()[0] is True
+
+
+def _fake_results(mfu224, ratio):
+    return {"machine": {"cpu": "Test CPU", "cores": 2, "tensorflow": "2.x", "onednn": True, "onednn_source": "env"},
+            "settings": {"quick": False},
+            "peak": {"n": 4096, "gflops": 300.0},
+            "train": {"fg": {"full": {"224": {"batch_size": 32, "images_per_s": 2.0, "step_s": 48.0,
+                                              "timed_steps": 2, "step_rss_mb": 9000.0, "ru_maxrss_mb": 9500.0, "mfu": mfu224}}}},
+            "pipeline": {"image_size": 224, "images_per_s": 10.0 * ratio, "ratio_to_training": ratio},
+            "inference": {"search": {"100000": {"ms": 4.0}, "1000000": {"ms": 80.0}}},
+            "metrics": {"acc_at_k": {"seconds": 0.2}, "map_precision": {"seconds": 12.0}}}
+
+
+def test_targets_pass_and_miss():
+    status = {r["figure"]: r["status"] for r in run.evaluate_targets(_fake_results(0.8, 4.0))}
+    assert status["train full 224px MFU"] == "PASS"
+    assert status["train full 112px MFU"] == "n/a"
+    assert status["input pipeline / training consumption"] == "MISS"
+    assert status["top-10 query, 100k gallery"] == "PASS"
+    assert status["top-10 query, 1M gallery"] == "MISS"
+    assert status["acc@K, 6,312 x 1,250"] == "PASS"
+    assert status["mAP@all + P@100, 10,000 x 70,000"] == "MISS"
+    status = {r["figure"]: r["status"] for r in run.evaluate_targets(_fake_results(0.5, 6.0))}
+    assert status["train full 224px MFU"] == "MISS"
+    assert status["input pipeline / training consumption"] == "PASS"
+
+
+def test_to_markdown_table():
+    text = run.to_markdown(_fake_results(0.8, 4.0))
+    assert text.startswith("Machine: Test CPU, 2 cores, TensorFlow 2.x, oneDNN on")
+    assert "| Figure | Value | Target | Status |" in text
+    assert "| train full 224px MFU | 80 % | >= 75 % | PASS |" in text
+    assert "| input pipeline / training consumption | 4 x | >= 5 x | **MISS** |" in text
+    assert "| train -D 224px MFU | - | >= 75 % | n/a |" in text
+
+
+def test_bad_sizes_and_sections_raise():
+    with pytest.raises(ValueError, match="multiples of 32"):
+        run.run(["peak"], sizes=[100])
+    with pytest.raises(ValueError, match="unknown sections"):
+        run.run(["gpu"])
+
+
+def _positive_numbers(node, path=""):
+    """Every int/float leaf of a nested result must be a finite number >= 0 (and the headline ones > 0)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _positive_numbers(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _positive_numbers(v, f"{path}/{i}")
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield path, node
+
+
+def test_quick_harness_end_to_end(tmp_path):
+    """``python -m benchmarks --quick`` writes the JSON with every section, positive figures, and a table."""
+    out = tmp_path / "quick.json"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert out.exists(), proc.stdout + proc.stderr
+    results = json.loads(out.read_text())
+    assert results["errors"] == {}, "\n".join(results["errors"].values())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(run.SECTIONS) <= set(results)
+    assert results["machine"]["slug"] == run.machine_slug(results["machine"]["cpu"], results["machine"]["cores"])
+    assert results["peak"]["gflops"] > 0
+    for variant in ("full", "-D"):
+        step = results["train"]["fg"][variant]["32"]
+        assert step["images_per_s"] > 0 and step["step_s"] > 0 and 0 < step["mfu"]
+        assert step["step_gflop"] > 0 and step["peak_rss_mb"] > 0
+        assert step["samples_per_step"]["encoder"] == 3 * step["batch_size"]
+    assert "decoder" in results["train"]["fg"]["full"]["32"]["samples_per_step"]
+    assert "decoder" not in results["train"]["fg"]["-D"]["32"]["samples_per_step"]
+    assert results["train"]["wadcmsn"]["iteration_ms"] > 0
+    assert results["pipeline"]["images_per_s"] > 0 and results["pipeline"]["ratio_to_training"] > 0
+    assert results["inference"]["embedding"]["32"]["images_per_s"] > 0
+    assert results["inference"]["query"]["ms"] > 0
+    assert results["inference"]["search"]
+    assert results["metrics"]
+    for path, value in _positive_numbers({k: results[k] for k in ("peak", "train", "pipeline", "inference")}):
+        assert np.isfinite(value) and value >= 0, path
+    assert {t["figure"] for t in results["targets"]} == {t[0] for t in run.TARGETS}
+    assert "Machine: " in proc.stdout and "figure" in proc.stdout and "target" in proc.stdout
+    assert "| Figure |" in run.to_markdown(results)

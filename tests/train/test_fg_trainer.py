@@ -1,0 +1,158 @@
+"""FGTrainer on a tiny stand-in model (8 px, a few hundred parameters) with the real losses of sbir_tf.losses.fg."""
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sbir_tf.models.fg import FGModel, L2Normalize
+from sbir_tf.train.checkpoints import Checkpointer
+from sbir_tf.train.fg_trainer import (FGTrainer, NonFiniteLossError, make_adam, pang_loss_terms,
+                                      random_state_variables, variable_groups)
+from sbir_tf.train.schedules import two_stage_schedule
+
+S, B, C = 8, 4, 3
+
+
+def tiny_model(decoder=True, seed=0):
+    keras.utils.set_random_seed(seed)
+    enc = keras.Sequential([keras.Input((S, S, 3)), keras.layers.Conv2D(4, 3, strides=2, activation="relu"),
+                            keras.layers.Flatten(), keras.layers.Dense(8), keras.layers.Dropout(0.3),
+                            L2Normalize()], name="enc")
+    cls = keras.Sequential([keras.Input((8,)), keras.layers.Dense(C)], name="cls")
+    dec = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4 * 4 * 4), keras.layers.Reshape((4, 4, 4)),
+                            keras.layers.BatchNormalization(),
+                            keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="tanh")],
+                           name="dec") if decoder else None
+    return FGModel(enc, enc, cls, dec)
+
+
+def batch(seed=0):
+    rng = np.random.default_rng(seed)
+    img = lambda: rng.normal(0, 50, (B, S, S, 3)).astype("float32")  # noqa: E731
+    return {"sketch": img(), "positive": img(), "negative": img(),
+            "sketch_target": rng.uniform(-1, 1, (B, S, S, 3)).astype("float32"),
+            "label_sketch": rng.integers(0, C, B).astype("int32"),
+            "label_positive": rng.integers(0, C, B).astype("int32"),
+            "label_negative": rng.integers(0, C, B).astype("int32")}
+
+
+def trainer_for(model, schedule="text", steps=4, lr=1e-2):
+    stages = two_stage_schedule(schedule, steps, has_decoder=model.decoder is not None, lambda_d=10.0,
+                                lambda_t=1.0, stage1_fraction=0.5)
+    return FGTrainer(model, stages, make_adam(lr, 0.9, 0.999, 1e-8), global_batch=B, margin=0.1)
+
+
+def snapshot(variables):
+    return [np.array(v.numpy()) for v in variables]
+
+
+def changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+@pytest.mark.parametrize("schedule", ["text", "printed"])
+def test_stage1_updates_encoder_and_classifier_only_stage2_everything(schedule):
+    model = tiny_model()
+    trainer = trainer_for(model, schedule)
+    groups = variable_groups(model)
+    dec_all = model.decoder.variables  # trainable + batch-norm statistics
+    before = {g: snapshot(v) for g, v in groups.items()}
+    dec_before = snapshot(dec_all)
+    trainer.train_step(0, batch(0))  # stage 1
+    assert all(changed(before["encoder"], groups["encoder"]))
+    assert all(changed(before["classifier"], groups["classifier"]))
+    assert not any(changed(dec_before, dec_all)), "stage 1 must leave the decoder untouched"
+    before = {g: snapshot(v) for g, v in groups.items()}
+    trainer.train_step(2, batch(1))  # stage 2
+    for g in ("encoder", "classifier", "decoder"):
+        assert all(changed(before[g], groups[g])), g
+
+
+def test_stage_terms_follow_schedule():
+    model = tiny_model()
+    text, printed = trainer_for(model, "text"), trainer_for(tiny_model(), "printed")
+    t1 = text.train_step(0, batch())
+    assert t1["rec"] == 0.0 and t1["tri"] > 0 and t1["total"] == pytest.approx(t1["cls"] + t1["tri"], rel=1e-6)
+    p1 = printed.train_step(0, batch())
+    assert p1["tri"] == 0.0 and p1["rec"] > 0
+    assert p1["total"] == pytest.approx(p1["cls"] + 10.0 * p1["rec"], rel=1e-6)
+    t2 = text.train_step(3, batch())
+    assert t2["total"] == pytest.approx(t2["cls"] + 10.0 * t2["rec"] + t2["tri"], rel=1e-6)
+
+
+def test_loss_terms_hand_computed_on_a_perfect_triplet():
+    """Embeddings where the positive equals the sketch and the negative is orthogonal: L_T = max(0, 0.1 + 0 - sqrt 2)
+    = 0, and L_C of uniform logits is 3 * log(C)."""
+    class Fixed:
+        decoder = None
+
+        def __init__(self):
+            self.classifier = lambda z, training=False: tf.zeros((tf.shape(z)[0], C))
+            self.sketch_encoder = self.photo_encoder = lambda x, training=False: x[:, 0, 0, :2]
+
+    e1 = np.tile(np.array([1.0, 0.0], np.float32), (B, 1))
+    e2 = np.tile(np.array([0.0, 1.0], np.float32), (B, 1))
+    img = lambda e: np.broadcast_to(e[:, None, None, :], (B, 1, 1, 2)).astype("float32")  # noqa: E731
+    b = {"sketch": img(e1), "positive": img(e1), "negative": img(e2), "label_sketch": np.zeros(B, "int32"),
+         "label_positive": np.zeros(B, "int32"), "label_negative": np.ones(B, "int32")}
+    terms = pang_loss_terms(Fixed(), b, {"cls": 1.0, "tri": 1.0}, 0.1)
+    assert float(terms["tri"]) == pytest.approx(0.0)
+    assert float(terms["cls"]) == pytest.approx(3 * math.log(C), rel=1e-6)
+    # all wrong: positive orthogonal, negative identical -> 0.1 + sqrt(2) - 0
+    b["positive"], b["negative"] = img(e2), img(e1)
+    assert float(pang_loss_terms(Fixed(), b, {"tri": 1.0}, 0.1)["tri"]) == pytest.approx(0.1 + math.sqrt(2), rel=1e-5)
+
+
+def test_one_trace_per_stage_and_no_decoder_variant():
+    model = tiny_model(decoder=False)
+    trainer = trainer_for(model, steps=6)
+    assert [s.name for s in trainer.stages] == ["joint"]
+    for step in range(6):
+        terms = trainer.train_step(step, batch(step))
+        assert terms["rec"] == 0.0
+    assert trainer.step_function("joint").experimental_get_tracing_count() == 1
+
+
+def test_fit_checkpoints_keeps_last_three_and_logs(tmp_path):
+    model = tiny_model()
+    trainer = trainer_for(model, steps=8)
+    ckpt = Checkpointer(tmp_path / "ck", max_to_keep=3, model=model, optimizer=trainer.optimizer,
+                        rng=random_state_variables(model))
+    writer = tf.summary.create_file_writer(str(tmp_path / "tb"))
+    batches = iter([batch(i) for i in range(8)])
+    saved = []
+    hist = trainer.fit(batches, start_step=0, total_steps=8, checkpointer=ckpt, checkpoint_every=2,
+                       summary_writer=writer, log_every=1, on_eval=lambda s: {"acc@1": 0.5}, eval_every=4,
+                       on_save=saved.append, progress=False)
+    assert saved == [2, 4, 6, 8] and len(ckpt.manager.checkpoints) == 3 and ckpt.latest.endswith("-8")
+    assert [h["step"] for h in hist] == list(range(1, 9))
+    np.testing.assert_allclose([h["lr"] for h in hist], [1e-2] * 8, rtol=1e-6)
+    assert {h["stage"] for h in hist} == {"stage1", "stage2"}
+    tags = set()
+    for path in (tmp_path / "tb").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"loss/total", "loss/cls", "loss/rec", "loss/tri", "lr", "val/acc@1"} <= tags
+    assert trainer.step_function("stage1").experimental_get_tracing_count() == 1
+    assert trainer.step_function("stage2").experimental_get_tracing_count() == 1
+
+
+def test_non_finite_loss_stops_with_named_terms_and_keeps_checkpoint(tmp_path):
+    model = tiny_model()
+    trainer = trainer_for(model, steps=8)
+    ckpt = Checkpointer(tmp_path / "ck", max_to_keep=3, model=model, optimizer=trainer.optimizer)
+    trainer.fit(iter([batch(i) for i in range(2)]), start_step=0, total_steps=8, stop_at_step=2,
+                checkpointer=ckpt, checkpoint_every=2, progress=False)
+    good = ckpt.latest
+    good_kernel = model.classifier.trainable_variables[0].numpy().copy()
+    model.classifier.trainable_variables[0].assign(np.full(good_kernel.shape, np.nan, np.float32))
+    with pytest.raises(NonFiniteLossError, match=r"step 3: .*cls.*not finite") as err:
+        trainer.fit(iter([batch(i) for i in range(2, 8)]), start_step=2, total_steps=8, checkpointer=ckpt,
+                    checkpoint_every=1, progress=False)
+    assert err.value.step == 3 and math.isnan(err.value.terms["cls"]) and err.value.checkpoint == good
+    assert ckpt.latest == good and len(ckpt.manager.checkpoints) == 1
+    restored = tiny_model(seed=1)
+    Checkpointer(tmp_path / "ck", model=restored).restore_latest()
+    np.testing.assert_array_equal(restored.classifier.trainable_variables[0].numpy(), good_kernel)
