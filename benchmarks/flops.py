@@ -19,7 +19,8 @@ the reported utilisation a hair optimistic.
 
 Nested models (a ``keras.Model`` used as a layer) are recursed into. Each layer is counted once per forward pass of
 the model it belongs to, using the shapes of its first call: a siamese branch applied twice inside one functional
-model is counted once, so count shared sub-models' passes explicitly (``fg_step_flops`` does).
+model is counted once, so count shared sub-models' passes explicitly (``benchmarks.train_step`` counts the
+samples each sub-model sees while the training step is traced).
 """
 from __future__ import annotations
 
@@ -131,31 +132,3 @@ def forward_flops(model: keras.Model, strict: bool = False) -> int:
 def training_step_flops(forward_flops_per_step: int, factor: float = TRAIN_STEP_FACTOR) -> float:
     """FLOPs of one training step given the forward FLOPs of everything the step computes (``factor`` x)."""
     return factor * forward_flops_per_step
-
-
-def fg_step_flops(fg_model, batch_size: int, *, encoder_passes: tuple[int, int] = (1, 2),
-                  decoder_passes: int = 2, classifier_passes: int = 3,
-                  factor: float = TRAIN_STEP_FACTOR) -> dict:
-    """Analytic FLOPs of one fine-grained training step (Pang et al. 2017) for ``batch_size`` triplets.
-
-    Per triplet: the sketch encoder runs once (anchor) and the photo encoder twice (positive, negative); the
-    decoder runs ``decoder_passes`` times (0 when the model has none) and the classifier ``classifier_passes``
-    times. Returns forward FLOPs per sub-model and per step, and ``step`` = ``factor`` x forward.
-    """
-    sketch_passes, photo_passes = encoder_passes
-    parts = {
-        "sketch_encoder": (fg_model.sketch_encoder, sketch_passes),
-        "photo_encoder": (fg_model.photo_encoder, photo_passes),
-        "classifier": (fg_model.classifier, classifier_passes),
-    }
-    if getattr(fg_model, "decoder", None) is not None:
-        parts["decoder"] = (fg_model.decoder, decoder_passes)
-    per_sample = {name: forward_flops(model) for name, (model, _) in parts.items()}
-    forward = sum(per_sample[name] * passes for name, (_, passes) in parts.items()) * batch_size
-    return {
-        "forward_per_sample": per_sample,
-        "passes_per_triplet": {name: passes for name, (_, passes) in parts.items()},
-        "forward_per_step": forward,
-        "train_factor": factor,
-        "step": training_step_flops(forward, factor),
-    }

@@ -8,8 +8,10 @@ Sections (``--only``, comma-separated; default all, in this order):
 ``pipeline``   the input pipeline's images/s (``benchmarks.input_pipeline.measure``) against what the training step
                consumes at the same image size;
 ``inference``  gallery embedding images/s and single-query latency (``benchmarks.inference``), brute-force search
-               latency over 1k/100k/1M galleries (from ``benchmarks.metrics_bench``), FAISS when installed;
+               latency over 1k/100k/1M galleries (``benchmarks.metrics_bench``'s ``search``), FAISS when installed;
 ``metrics``    acc@K and mAP@all + P@100 timings (``benchmarks.metrics_bench``).
+
+A full run takes about 11-13 minutes on 2 cores (training at 224 px dominates: ~45-50 s per step of 32 triplets).
 
 Writes ``benchmarks/results/<machine>.json`` (``--out`` to override; machine = slug of CPU model + cores) and prints
 the machine (CPU, cores, TF version, oneDNN on/off) and every figure against its target (PASS/MISS). ``--quick``
@@ -174,13 +176,13 @@ def _train_images_per_s(train_results: dict | None, image_size: int) -> float | 
     return max(rates) if rates else None
 
 
-def run_inference(cfg: dict, sizes, log=print) -> dict:
+def run_inference(cfg: dict, metrics_cfg: dict, sizes, log=print) -> dict:
     import keras
 
     from benchmarks import inference
     from sbir_tf.models.fg import build_fg_model
 
-    out: dict = {"embedding": {}, "query": None, "faiss": None}
+    out: dict = {"embedding": {}, "query": None, "search": None, "faiss": None}
     for size in sizes:
         keras.backend.clear_session()
         model = build_fg_model({"weights": None, "use_decoder": False}, image_size=size)
@@ -192,14 +194,23 @@ def run_inference(cfg: dict, sizes, log=print) -> dict:
             out["query"] = inference.query_latency(model.sketch_encoder, size, gallery_size=cfg["query_gallery"],
                                                    repeats=cfg["query_repeats"])
         del model
+    log("  inference brute-force search latency (benchmarks.metrics_bench)")
+    out["search"] = run_search(metrics_cfg)
     out["faiss"] = inference.faiss_latency(cfg["faiss_sizes"])
     return out
+
+
+def run_search(cfg: dict) -> dict:
+    """Brute-force single-query top-10 latency per gallery size, from the metrics benchmark's ``search``."""
+    from benchmarks.metrics_bench import measure
+
+    return dict(_call_with_supported(measure, **cfg, sections=("search",)))["search"]
 
 
 def run_metrics(cfg: dict) -> dict:
     from benchmarks.metrics_bench import measure
 
-    return dict(_call_with_supported(measure, **cfg))
+    return dict(_call_with_supported(measure, **cfg, sections=("acc_at_k", "map_precision")))
 
 
 # ------------------------------------------------------------------------------------------------ targets
@@ -215,7 +226,7 @@ def _get(results: dict, *path):
 
 
 def _search_ms(results: dict, size: str):
-    """Brute-force single-query top-10 latency (ms) for a gallery size, from the metrics benchmark's result."""
+    """Brute-force single-query top-10 latency (ms) for a gallery size (inference section)."""
     return _get(results, "inference", "search", size, "ms")
 
 
@@ -388,21 +399,10 @@ def run(sections=SECTIONS, sizes=DEFAULT_SIZES, quick: bool = False, log=print) 
     section("train", lambda: run_train(cfg["train"], sizes, peak["gflops"] if peak else None, log))
     pipe_size = 224 if 224 in sizes else max(sizes)
     section("pipeline", lambda: run_pipeline(cfg["pipeline"], pipe_size, results.get("train")))
-    section("inference", lambda: run_inference(cfg["inference"], sizes, log))
+    section("inference", lambda: run_inference(cfg["inference"], cfg["metrics"], sizes, log))
     section("metrics", lambda: run_metrics(cfg["metrics"]))
-    _attach_search(results)
     results["targets"] = evaluate_targets(results)
     return results
-
-
-def _attach_search(results: dict) -> None:
-    """Copy the brute-force search latencies measured by the metrics benchmark into the inference section."""
-    search = _get(results, "metrics", "search")
-    if search is not None:
-        results.setdefault("inference", {})
-        if results["inference"] is None:
-            results["inference"] = {}
-        results["inference"]["search"] = search
 
 
 def default_out(machine: dict, quick: bool) -> Path:

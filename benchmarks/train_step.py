@@ -37,7 +37,7 @@ import numpy as np
 import psutil
 import tensorflow as tf
 
-from benchmarks.flops import TRAIN_STEP_FACTOR, forward_flops
+from benchmarks.flops import TRAIN_STEP_FACTOR, forward_flops, training_step_flops
 
 VARIANTS = ("full", "-D")
 IMAGES_PER_TRIPLET = 3
@@ -193,7 +193,7 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
 
     per_sample = {name: forward_flops(m) for name, m in parts.items()}
     forward = sum(per_sample[name] * samples[name] for name in parts)
-    step_flops = TRAIN_STEP_FACTOR * forward
+    step_flops = training_step_flops(forward)
     result = {
         "variant": variant, "image_size": image_size, "batch_size": batch_size, "stage": stage.name,
         "loss_weights": dict(stage.weights), "trained_groups": list(stage.groups),

@@ -8,8 +8,9 @@ cropped to ``image_size`` and randomly mirrored; the decoder target is the *same
 Reproducibility. Batch ``step`` is a pure function of ``(seed, step)``:
 
 * which sketches: the flat position ``step * batch_size + i`` is split into an epoch number and a position inside the
-  epoch; ``RandomIndexShuffle`` (as in :func:`tf.random.experimental.index_shuffle`) maps it through a per-epoch permutation of all sketches, so
-  every sketch is used once per epoch and no state is carried between steps;
+  epoch; ``RandomIndexShuffle`` (the op behind :func:`tf.random.experimental.index_shuffle`) maps it through a
+  per-epoch permutation of all sketches, so every sketch is used once per epoch and no state is carried between
+  steps;
 * everything else (hard/easy negative choice, negative index, crop offsets, flips) comes from
   ``tf.random.stateless_uniform`` seeded with ``(seed, step)``.
 
@@ -18,6 +19,12 @@ Hence ``triplet_dataset(..., start_step=n)`` yields exactly the batches the unin
 
 No Python runs per element: record paths (or in-memory image tables) and all index tables are tensors; loading is
 ``tf.io.read_file`` + ``tf.io.decode_image`` in a parallel ``map`` with deterministic order.
+
+Aspect ratio: images are resized to a ``load_size`` square (Sketchy, QMUL and TU-Berlin sketches are square
+already; non-square photos are stretched, as in the original Caffe data layers' fixed-size resize).
+
+Memory: array-backed tables are gathered to one tensor per record list; above :data:`VARIABLE_TABLE_BYTES` the
+table is held in a ``tf.Variable`` so it is never serialised into a dataset graph.
 
 Bad files. Readers already skip invalid files. If a file still fails to decode at run time (deleted, truncated
 after indexing), that single image is replaced by a white image and a warning naming the file is printed to

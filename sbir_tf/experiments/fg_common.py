@@ -473,12 +473,7 @@ def results_table(metrics: dict) -> str:
 def write_figures(run_dir, model, split, index, cfg: Config, result: dict, history: list) -> dict:
     """Retrieval grid (Fig. 4), reconstructions (Fig. 3, with a decoder) and loss curves; returns their paths."""
     from sbir_tf.data.pipeline import load_display_images
-
-    try:
-        from sbir_tf.eval import figures
-    except ImportError as err:  # figures are optional artefacts; metrics are already computed
-        _say(f"figures skipped: {err}")
-        return {}
+    from sbir_tf.eval import figures
 
     out: dict[str, str] = {}
     size = int(cfg.eval.display_size)
@@ -488,35 +483,37 @@ def write_figures(run_dir, model, split, index, cfg: Config, result: dict, histo
         picks = np.linspace(0, len(split.query_sketches) - 1, n_show).round().astype(int)
         q_emb, g_emb = result["query_emb"][picks], result["gallery_emb"]
         d = ((q_emb[:, None, :] - g_emb[None, :, :]) ** 2).sum(-1)
-        order = np.argsort(d, axis=1, kind="stable")[:, :top]
-        shown = sorted(set(order.ravel().tolist()) | set(result["true"][picks].tolist()))
+        order = np.argsort(d, axis=1, kind="stable")[:, :top]  # Euclidean ranking, Eq. 6
+        true = result["true"][picks]
+        shown = sorted(set(order.ravel().tolist()) | set(true.tolist()))
         where = {g: i for i, g in enumerate(shown)}
-        q_imgs = load_display_images([split.query_sketches[i] for i in picks], arrays=index.arrays, size=size)
         g_imgs = load_display_images([split.gallery_photos[i] for i in shown], arrays=index.arrays, size=size)
         out["retrieval_grid"] = str(figures.retrieval_grid(
-            q_imgs, g_imgs, np.vectorize(where.get)(order), np.array([where[t] for t in result["true"][picks]]),
-            ranks=result["ranks"][picks], path=run_dir.figures / "retrieval_grid.png",
-            title=f"{index.name}: query sketch, top-{top} gallery photos (true match boxed)"))
-    if model.decoder is not None and n_show:
-        n_rec = min(int(cfg.eval.recon_pairs), len(split.query_sketches))
-        picks = np.linspace(0, len(split.query_sketches) - 1, n_rec).round().astype(int)
-        sketches = [split.query_sketches[i] for i in picks]
-        photos = [split.gallery_photos[result["true"][i]] for i in picks]
-        recon = _reconstruct(model, photos, sketches, index, cfg)
-        out["reconstructions"] = str(figures.reconstruction_grid(
-            load_display_images(photos, arrays=index.arrays, size=size),
-            load_display_images(sketches, arrays=index.arrays, size=size),
-            recon["from_photo"], recon["from_sketch"], path=run_dir.figures / "reconstructions.png"))
+            load_display_images([split.query_sketches[i] for i in picks], arrays=index.arrays, size=size),
+            np.stack([[g_imgs[where[g]] for g in row] for row in order]),
+            order == true[:, None], run_dir.figures / "retrieval_grid.png",
+            true_rank=result["ranks"][picks], true_image=np.stack([g_imgs[where[t]] for t in true]),
+            title=f"{index.name}: query sketch and top-{top} photos (true match boxed)"))
+        if model.decoder is not None:
+            n_rec = min(int(cfg.eval.recon_pairs), len(split.query_sketches))
+            picks = np.linspace(0, len(split.query_sketches) - 1, n_rec).round().astype(int)
+            sketches = [split.query_sketches[i] for i in picks]
+            photos = [split.gallery_photos[result["true"][i]] for i in picks]
+            recon = _reconstruct(model, photos, sketches, index, cfg, size)
+            out["reconstructions"] = str(figures.reconstruction_grid(
+                load_display_images(sketches, arrays=index.arrays, size=size), recon["from_sketch"],
+                load_display_images(photos, arrays=index.arrays, size=size), recon["from_photo"],
+                run_dir.figures / "reconstructions.png",
+                title="Decoder reconstructions of test sketches (from the sketch and from its photo)"))
     if history:
-        steps = [h["step"] for h in history]
-        series = {f"L_{k}": [h[k] for h in history] for k in ("cls", "rec", "tri", "total")
-                  if any(h[k] for h in history)}
-        out["loss_curves"] = str(figures.curves(steps, series, path=run_dir.figures / "loss_curves.png",
-                                                xlabel="step", ylabel="loss", title="training losses"))
+        series = {f"L_{k}" if k != "total" else "L (stage total)": [(h["step"], h[k]) for h in history]
+                  for k in ("total", "cls", "rec", "tri") if any(h[k] for h in history)}
+        out["loss_curves"] = str(figures.curves(series, run_dir.figures / "loss_curves.png",
+                                                title="Training losses", ylabel="loss", logy=True))
     return out
 
 
-def _reconstruct(model, photos, sketches, index, cfg: Config) -> dict:
+def _reconstruct(model, photos, sketches, index, cfg: Config, size: int) -> dict:
     """Decoder outputs D(E(photo)) and D(E(sketch)) as uint8 RGB images (Fig. 3, Pang et al. 2017)."""
     import tensorflow as tf
 
@@ -530,7 +527,8 @@ def _reconstruct(model, photos, sketches, index, cfg: Config) -> dict:
                            load_size=cfg.data.load_size, batch_size=len(records))
         x = next(iter(ds))
         recon = model.decoder(encoder(x, training=False), training=False)
-        out[key] = np.asarray(from_sketch_target(tf.cast(recon, tf.float32)))
+        recon = tf.image.resize(tf.cast(recon, tf.float32), (size, size), method="nearest")
+        out[key] = np.asarray(from_sketch_target(recon))
     return out
 
 

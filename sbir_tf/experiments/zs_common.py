@@ -326,7 +326,8 @@ def make_figures(cfg, rd, protocol, q_rows, q_labels, q_emb, g_rows, g_labels, g
             picks.append(i)
         if len(picks) >= int(fc.num_queries):
             break
-    picks = np.array(picks)
+    extra = [i for i in np.linspace(0, len(q_labels) - 1, int(fc.num_queries) * 2).astype(int) if i not in picks]
+    picks = np.array((picks + extra)[:int(fc.num_queries)])
     k = min(int(fc.top_k), len(g_emb))
     _, idx = top_k(q_emb[picks], g_emb, k, metric=cfg.eval.metric)
     size = int(fc.display_size)
@@ -336,27 +337,31 @@ def make_figures(cfg, rd, protocol, q_rows, q_labels, q_emb, g_rows, g_labels, g
     correct = np.asarray(g_labels)[np.asarray(idx)] == np.asarray(q_labels)[picks][:, None]
     out["retrieval_grid"] = str(figures.retrieval_grid(
         q_imgs, g_imgs, correct, rd.figures / "retrieval_grid.png",
-        title=f"WAD-CMSN {cfg.dataset} {protocol.split_name}: test-class retrieval"))
-    # Figure 5: t-SNE of generated semantic features (sketches and photos), coloured by class.
+        title=f"WAD-CMSN {cfg.dataset} {protocol.split_name}: test-class retrieval (green correct, red wrong)",
+        query_labels=[protocol.test[int(q_labels[i])] for i in picks]))
+    # Figure 5: t-SNE of generated semantic features (sketches o, photos ^), coloured by class.
     rng = np.random.default_rng(0)
-    n_max = int(fc.tsne_max_points) // 2
-    qs = rng.permutation(len(q_emb))[:n_max]
-    gs = rng.permutation(len(g_emb))[:n_max]
+    n_max = max(1, int(fc.tsne_max_points) // 2)
+    qs = np.sort(rng.permutation(len(q_emb))[:n_max])
+    gs = np.sort(rng.permutation(len(g_emb))[:n_max])
     emb = np.concatenate([q_emb[qs], g_emb[gs]])
-    labels = [protocol.test[int(l)] for l in np.concatenate([np.asarray(q_labels)[qs], np.asarray(g_labels)[gs]])]
-    domains = ["sketch"] * len(qs) + ["photo"] * len(gs)
-    out["tsne"] = str(figures.tsne_plot(emb, labels, rd.figures / "tsne_generated.png", domains=domains,
-                                        title="t-SNE of G_sk(x) and G_im(y), test classes", seed=0))
-    # Figure 3: losses and validation mAP.
-    if history:
-        series = {}
-        for rec in history:
-            for key, v in rec.items():
-                if key != "step":
-                    series.setdefault(key, ([], []))
-                    series[key][0].append(rec["step"])
-                    series[key][1].append(v)
-        out["curves"] = str(figures.curves(series, rd.figures / "curves.png", title="WAD-CMSN training"))
+    labels = np.concatenate([np.asarray(q_labels)[qs], np.asarray(g_labels)[gs]]).astype(int)
+    markers = ["o"] * len(qs) + ["^"] * len(gs)
+    out["tsne"] = str(figures.tsne_plot(emb, labels, list(protocol.test), rd.figures / "tsne_generated.png",
+                                        title="t-SNE of G_sk(x) (o) and G_im(y) (^), test classes", seed=0,
+                                        markers=markers))
+    # Figure 3: loss terms and validation mAP over training.
+    losses, vals = {}, {}
+    for rec in history:
+        for key, v in rec.items():
+            if key != "step":
+                (vals if key.startswith("val/") else losses).setdefault(key, []).append((rec["step"], v))
+    if losses:
+        out["curves_losses"] = str(figures.curves(losses, rd.figures / "curves_losses.png",
+                                                  title="WAD-CMSN loss terms", ylabel="loss"))
+    if vals:
+        out["curves_val"] = str(figures.curves(vals, rd.figures / "curves_val_map.png",
+                                               title="Validation retrieval (val classes)", ylabel="score"))
     return out
 
 

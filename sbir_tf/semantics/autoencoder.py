@@ -52,7 +52,8 @@ def build_autoencoder(input_dim: int, dim: int = SEMANTIC_DIM, seed: int = 0):
     import keras
 
     enc_in = keras.Input((input_dim,), name="side_information")
-    code = keras.layers.Dense(dim, name="select", kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(enc_in)
+    init = keras.initializers.GlorotUniform(seed=seed)
+    code = keras.layers.Dense(dim, name="select", kernel_initializer=init)(enc_in)
     encoder = keras.Model(enc_in, code, name="semantic_encoder")
     dec_in = keras.Input((dim,), name="semantic")
     recon = keras.layers.Dense(input_dim, name="reconstruct",

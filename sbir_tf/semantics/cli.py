@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from sbir_tf.semantics.wordnet import WordNetUnavailable
+
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, WordNetUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     from sbir_tf.semantics import autoencoder as ae
     from sbir_tf.semantics.side_info import side_information
 

@@ -5,8 +5,10 @@ Two sources, tried in order by :func:`get_wordnet`:
 1. nltk's own ``wordnet`` corpus (``nltk.download("wordnet")``) when it loads.
 2. A WordNet 3.0 database folder in the Princeton ``dict`` layout (``data.noun``, ``index.noun``, ...), by default
    Debian's ``wordnet-base`` package in ``/usr/share/wordnet`` (override with ``$SBIR_TF_WORDNET_DIR``). That folder
-   lacks the ``lexnames`` file nltk's reader needs, so a cache folder is made that holds a copy of the database files and adds
-   the ``lexnames`` table shipped in ``sbir_tf/semantics/resources``. The reader is built directly
+   lacks the ``lexnames`` file nltk's reader needs, so a cache folder is made once that holds a copy of the database
+   files (nltk >= 3.9 refuses symlinks or hard links leading outside a reader's root) and the ``lexnames`` table
+   shipped in ``sbir_tf/semantics/resources`` (the 45 lexicographer files of lexnames(5WN)); both folders are added
+   to ``nltk.data.path``, where nltk allows corpus files to live. The reader is built directly
    (``WordNetCorpusReader(root, omw_reader=None)``) and its WordNet-version mapping, which would otherwise open
    nltk's own wordnet package, is disabled: the offline database *is* WordNet 3.0, the version nltk maps to.
 
@@ -76,12 +78,14 @@ def _prepared_root(db_dir: Path) -> Path:
         src, dst = db_dir / name, root / name
         if src.is_file() and (not dst.is_file() or dst.stat().st_size != src.stat().st_size):
             # nltk (>= 3.9) refuses symlinks leaving the reader's root and multiply-linked files: a real copy (~30 MB)
-            tmp = dst.with_name(dst.name + ".tmp")
+            tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
     lex = root / "lexnames"
     if not lex.exists() or lex.read_bytes() != LEXNAMES_FILE.read_bytes():
-        lex.write_bytes(LEXNAMES_FILE.read_bytes())
+        tmp = lex.with_name(f"lexnames.{os.getpid()}.tmp")
+        shutil.copyfile(LEXNAMES_FILE, tmp)
+        os.replace(tmp, lex)
     return root
 
 
@@ -213,7 +217,7 @@ def semcor_information_content(cntlist_path: str | os.PathLike | None = None, *,
                 ic[pos][ancestor.offset()] += weight
             ic[pos][0] += weight
     if use_cache:
-        tmp = cache.with_suffix(".tmp")
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({pos: {str(k): v for k, v in d.items()} for pos, d in ic.items()}))
         os.replace(tmp, cache)
     return ic
@@ -293,19 +297,9 @@ def path_similarity(a, b) -> float:
     return 0.0 if sim is None else float(sim)
 
 
-def lemma_synsets(word: str, pos: str = "n"):
-    """Synsets of ``word`` (spaces/hyphens as ``_`` tried too)."""
-    wn = get_wordnet()
-    for form in dict.fromkeys([word, word.replace(" ", "_"), word.replace("-", "_"), word.replace("-", "")]):
-        found = wn.synsets(form, pos=pos)
-        if found:
-            return found
-    return []
-
-
 __all__ = [
     "WordNetUnavailable", "get_wordnet", "wordnet_database_dir", "synset_from_wnid", "wnid_of",
-    "semcor_information_content", "get_information_content", "information_content_source", "information_content", "jcn_distance",
-    "jcn_similarity", "jcn_unit_similarity", "path_similarity", "lemma_synsets", "IC_SMOOTHING", "NLTK_JCN_INF",
-    "LEXNAMES_FILE",
+    "semcor_information_content", "get_information_content", "information_content_source",
+    "information_content", "jcn_distance", "jcn_similarity", "jcn_unit_similarity", "path_similarity",
+    "IC_SMOOTHING", "NLTK_JCN_INF", "LEXNAMES_FILE",
 ]

@@ -1,5 +1,4 @@
 """tf.data pipelines: crops, flips, triplet validity, determinism/resume, array-backed sources, bad files."""
-import io
 
 import numpy as np
 import pytest
@@ -120,9 +119,9 @@ def test_every_sketch_once_per_epoch(tiny):
 
 
 def test_same_seed_same_batches_and_resume_is_exact(tiny):
-    first = _take(_stream(tiny), 4)
-    again = _take(_stream(tiny), 4)
-    resumed = _take(_stream(tiny, start_step=2), 2)
+    first = _take(_stream(tiny), 3)
+    again = _take(_stream(tiny), 3)
+    resumed = _take(_stream(tiny, start_step=2), 1)
     other = _take(_stream(tiny, seed=4), 1)
     for a, b in zip(first, again):
         for k in a:
@@ -204,6 +203,11 @@ def test_big_tables_are_held_in_a_variable(tiny, monkeypatch):
     assert isinstance(pipeline.ImageSource(recs, {"m": pixels}).table, tf.Variable)
     (g,) = list(image_dataset(recs, arrays={"m": pixels}, image_size=16, load_size=20))
     assert g.shape == (7, 16, 16, 3)
+    encoded = np.empty(len(tiny["photos"]), dtype=object)
+    encoded[:] = [open(r.path, "rb").read() for r in tiny["photos"]]
+    (e,) = list(image_dataset(recs, arrays={"m": encoded}, image_size=16, load_size=20))
+    (f,) = list(image_dataset(tiny["photos"], image_size=16, load_size=20))
+    np.testing.assert_array_equal(e.numpy(), f.numpy())
 
 
 def test_display_images_grey_and_rgba_files(tmp_path):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -73,6 +72,15 @@ def test_cli_with_class_list(tmp_path):
     assert data["hierarchy"].shape == (4, len(data["nodes"]))
     info = json.loads(str(data["info_json"]))
     assert info["hierarchy_nodes"] == len(data["nodes"]) and info["text"] == "glove"
+
+
+def test_cli_reports_missing_classes(tmp_path, capsys):
+    from sbir_tf.semantics.cli import main
+
+    assert main(["--classes", "dog,blorfnax,zzqx", "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "blorfnax" in err and "zzqx" in err
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_sketchy_mini_hierarchy_nodes(sketchy_mini_root):

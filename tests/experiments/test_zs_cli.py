@@ -1,0 +1,98 @@
+"""Zero-shot CLI end to end on the synthetic set (tiny smoke run), presets/ablations, bad input."""
+import json
+
+import numpy as np
+import pytest
+
+from sbir_tf.data.records import DataError
+from sbir_tf.experiments import zs_common, zs_presets
+
+
+def run_cli(tmp_path, *extra, name="run"):
+    out = tmp_path / name
+    argv = ["--config", "smoke", "--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"), *extra]
+    return zs_common.main(argv, "sketchy"), out
+
+
+def test_smoke_cli_end_to_end_and_resume(tmp_path, capsys):
+    rc, out = run_cli(tmp_path, "--steps", "2")
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    for key in zs_common.METRIC_KEYS:
+        assert 0.0 <= m["wadcmsn"][key] <= 1.0 and 0.0 <= m["baseline_raw_features"][key] <= 1.0
+    assert m["split"]["name"] == "synthetic" and m["ablation"] == "full" and m["semantics"] == "glove+path"
+    assert not set(m["split"]["seen"]) & set(m["split"]["test"])
+    for fig in ("retrieval_grid", "tsne", "curves_losses"):
+        assert (out / "figures").joinpath(m["figures"][fig].split("/")[-1]).stat().st_size > 0
+    assert json.loads((out / "config.json").read_text())["train"]["steps"] == 2
+    assert (out / "environment.json").exists() and list((out / "tensorboard").iterdir())
+    assert "WAD-CMSN (full)" in capsys.readouterr().out
+    # resume to 4 steps reuses the cached features and continues from checkpoint 2
+    rc, _ = run_cli(tmp_path, "--steps", "4", "--resume", "--no_figures")
+    assert rc == 0
+    steps = [json.loads(l)["step"] for l in (out / "history.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    # without --resume an existing run is not overwritten; with different settings resume is refused
+    assert run_cli(tmp_path, "--steps", "4", "--no_figures")[0] == 2
+    assert run_cli(tmp_path, "--steps", "6", "--resume", "--set", "loss.clip_value=0.02")[0] == 2
+    err = capsys.readouterr().err
+    assert "already holds checkpoints" in err and "loss.clip_value" in err
+
+
+def test_raw_feature_baseline_only(tmp_path):
+    rc, out = run_cli(tmp_path, "--ablation", "softmax")
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["ablation"] == "raw_features" and "wadcmsn" not in m and "mAP@all" in m["baseline_raw_features"]
+    assert not list((out / "checkpoints").iterdir())
+
+
+def test_ablation_presets():
+    cfg = zs_presets.apply_ablation(zs_presets.get_config("paper"), "wasserstein+cycle")
+    assert cfg.loss.adversarial == "wasserstein" and cfg.loss.lipschitz == "clip"
+    assert dict(cfg.loss.weights) == {"adv": 1.0, "cyc": 1.0, "cls": 0.0, "iml": 0.0}
+    cfg = zs_presets.apply_ablation(zs_presets.get_config("paper"), "adv_no_wasserstein+identity")
+    assert cfg.loss.adversarial == "gan" and cfg.loss.lipschitz == "none"
+    assert dict(cfg.loss.weights) == {"adv": 1.0, "cyc": 0.0, "cls": 0.0, "iml": 1.0}
+    full = zs_presets.apply_ablation(zs_presets.get_config("paper"), "full")
+    assert full.loss.clip_value == 0.01 and full.train.lr == 1e-4 and full.train.batch_size == 128
+    assert full.model.semantic_dim == 64 and full.features.image_size == 224
+    with pytest.raises(ValueError, match="unknown ablation"):
+        zs_presets.apply_ablation(full, "nope")
+    assert zs_presets.get_config("paper", "tuberlin").data.split == "sempcyc30"
+
+
+def test_semantics_spec_parsing():
+    assert zs_common.parse_semantics("glove+path") == ("glove", "path")
+    assert zs_common.parse_semantics("w2v+jcn") == ("word2vec", "jcn")
+    assert zs_common.parse_semantics("jcn") == (None, "jcn")
+    with pytest.raises(ValueError, match="at most one of each"):
+        zs_common.parse_semantics("w2v+path+jcn")
+    with pytest.raises(ValueError, match="unknown semantics"):
+        zs_common.parse_semantics("glove+bert")
+
+
+def test_bad_splits_are_clear_errors():
+    avail = ["a", "b", "c", "d"]
+    with pytest.raises(DataError, match="both seen and unseen: \\['c'\\]"):
+        zs_common.validate_split(["a", "b", "c"], [], ["c", "d"], ["c", "d"], avail, "s")
+    with pytest.raises(DataError, match="absent from the data"):
+        zs_common.validate_split(["a", "b"], [], ["zebra"], ["zebra"], avail, "s")
+    with pytest.raises(DataError, match="also seen"):
+        zs_common.validate_split(["a", "b"], ["b"], ["c"], ["c"], avail, "s")
+    zs_common.validate_split(["a", "b"], ["c"], ["c", "d"], ["d"], avail, "s")
+
+
+def test_bad_cli_input_returns_error(tmp_path, capsys):
+    assert run_cli(tmp_path, "--semantics", "glove+w2v")[0] == 2
+    assert "at most one of each" in capsys.readouterr().err
+    assert run_cli(tmp_path, "--set", "train.nope=1")[0] == 2
+    assert "train.nope" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_default_cpu_cli_runs(tmp_path):
+    rc = zs_common.main(["--output_dir", str(tmp_path / "cpu")], "sketchy")
+    assert rc == 0
+    m = json.loads((tmp_path / "cpu" / "metrics.json").read_text())
+    assert np.isfinite(m["wadcmsn"]["mAP@all"])

@@ -1,0 +1,80 @@
+"""Feature cache: extraction once, reuse, stale/mismatched caches detected, refresh recomputes."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sbir_tf import features as F
+from sbir_tf.data.records import Record
+
+
+class CountingExtractor:
+    """Stand-in for VGG16: per-image channel means tiled to 512-d, counting calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        m = np.asarray(batch).mean(axis=(1, 2))  # [b, 3]
+        return np.tile(m, (1, 171))[:, :512]
+
+
+@pytest.fixture
+def records(tmp_path):
+    recs = []
+    for i, cls in enumerate(["cat", "cat", "dog"]):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(np.full((40, 40, 3), 40 * i, np.uint8)).save(path)
+        recs.append(Record(str(path), cls, f"id{i}", "photo"))
+    return recs
+
+
+def test_extract_once_then_reuse(records, tmp_path):
+    ex = CountingExtractor()
+    cache = tmp_path / "c.npz"
+    a = F.cached_features(records, cache, weights="hed", image_size=32, batch_size=2, extractor=ex)
+    assert a.shape == (3, 512) and a.dtype == np.float32 and ex.calls == 2
+    assert not np.allclose(a[0], a[2])
+    b = F.cached_features(records, cache, weights="hed", image_size=32, batch_size=2, extractor=ex)
+    assert ex.calls == 2, "a matching cache must not be recomputed"
+    np.testing.assert_array_equal(a, b)
+
+
+def test_stale_or_mismatched_cache_is_an_error(records, tmp_path):
+    ex = CountingExtractor()
+    cache = tmp_path / "c.npz"
+    F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex)
+    with pytest.raises(F.FeatureCacheError, match="image_size: cached 32 vs now 64"):
+        F.cached_features(records, cache, weights="hed", image_size=64, extractor=ex)
+    with pytest.raises(F.FeatureCacheError, match="weights"):
+        F.cached_features(records, cache, weights="imagenet", image_size=32, extractor=ex)
+    with pytest.raises(F.FeatureCacheError, match="records_sha256"):
+        F.cached_features(records[:2], cache, weights="hed", image_size=32, extractor=ex)
+    # an image edited after caching (new size/mtime) makes the cache stale
+    Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(records[1].path)
+    os.utime(records[1].path, ns=(1, 1))
+    with pytest.raises(F.FeatureCacheError, match="stale.*--refresh_features"):
+        F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex)
+    calls = ex.calls
+    fresh = F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex, refresh=True)
+    assert ex.calls > calls
+    np.testing.assert_allclose(fresh[1, 0], fresh[1, 0])
+    again = F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex)
+    np.testing.assert_array_equal(fresh, again)
+
+
+def test_unreadable_cache_and_key_fields(records, tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(F.FeatureCacheError, match="unreadable"):
+        F.cached_features(records, bad, weights="hed", image_size=32, extractor=CountingExtractor())
+    key = F.cache_key(records, "hed", 32)
+    assert key["num_records"] == 3 and key["version"] == F.FEATURE_EXTRACTOR_VERSION
+    assert F.cache_path("sketchy", "photo", "hed", 224, tmp_path).name == "sketchy_photo_hed_224px.npz"
+
+
+def test_vgg16_features_are_512d(records):
+    feats = F.extract_features(records[:2], weights=None, image_size=32, batch_size=2)
+    assert feats.shape == (2, 512) and np.all(feats >= 0)  # GAP of ReLU activations
