@@ -1,0 +1,142 @@
+"""Thin helpers for the notebooks in ``notebooks/``: they run the same package functions as the command lines
+(``fg_common.run_experiment``, ``zs_common.run``) and show what those wrote (``metrics.json``, ``figures/*.png``)
+through the report module. No training or evaluation logic lives here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from sbir_tf.experiments import paper_numbers as P
+from sbir_tf.experiments import report
+
+
+# ---------------------------------------------------------------------------------------------- runs
+def _stored_config(output_dir: Path) -> dict | None:
+    path = Path(output_dir) / "config.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _reuse_or_resume(cfg, output_dir: Path) -> tuple[dict | None, bool]:
+    """``(metrics, resume)``: the stored metrics when ``output_dir`` already holds this exact finished run;
+    ``resume=True`` when it holds an unfinished run of the same config; ``ValueError`` for another config."""
+    stored = _stored_config(output_dir)
+    if stored is None:
+        return None, False
+    if stored != cfg.to_dict():
+        raise ValueError(f"{output_dir} holds a run with a different config; choose another OUTPUT_DIR")
+    metrics = Path(output_dir) / "metrics.json"
+    if metrics.is_file():
+        return json.loads(metrics.read_text()), False
+    return None, True
+
+
+def run_fine_grained(cfg, output_dir: str | Path, *, data=None, verbose: bool = True) -> dict:
+    """``fg_common.run_experiment`` for one config; a finished run of the same config in ``output_dir`` is read
+    back instead of retrained, an unfinished one resumed from its checkpoint."""
+    from sbir_tf.experiments import fg_common
+
+    output_dir = Path(output_dir)
+    metrics, resume = _reuse_or_resume(cfg, output_dir)
+    if metrics is not None:
+        print(f"[notebook] {output_dir}: finished run found, not retrained")
+        return metrics
+    return fg_common.run_experiment(cfg, output_dir, resume=resume, data=data, verbose=verbose)
+
+
+def run_zero_shot(cfg, output_dir: str | Path, *, progress: bool = False) -> dict:
+    """``zs_common.run`` for one config (finished runs are read back, unfinished ones resumed)."""
+    from sbir_tf.experiments import zs_common
+
+    output_dir = Path(output_dir)
+    metrics, resume = _reuse_or_resume(cfg, output_dir)
+    if metrics is not None:
+        print(f"[notebook] {output_dir}: finished run found, not retrained")
+        return metrics
+    return zs_common.run(cfg, output_dir, resume=resume, progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def load_records(run_dirs: Sequence[str | Path]) -> list[report.Record]:
+    """The report's view of the given run folders (those without ``metrics.json`` are skipped)."""
+    return [report.load_record(d) for d in run_dirs if (Path(d) / "metrics.json").is_file()]
+
+
+def paper_table_markdown(paper: str, table: str, run_dirs: Sequence[str | Path]) -> str:
+    """Markdown of ``paper``'s ``table`` (every dataset it covers) with our runs beside the quoted numbers."""
+    entries = [e for e in P.ALL if e.paper == paper and e.table == table]
+    if not entries:
+        raise KeyError(f"no paper numbers for {paper} {table}")
+    records = load_records(run_dirs)
+    lines: list[str] = []
+    for dataset in dict.fromkeys(e.dataset for e in entries):
+        lines += report.paper_table([e for e in entries if e.dataset == dataset], records)
+    return "\n".join(lines)
+
+
+def records_markdown(run_dirs: Sequence[str | Path], kind: str) -> str:
+    """All numbers and the setting of each run (``kind``: fine_grained | zero_shot)."""
+    return "\n".join(report.records_table(load_records(run_dirs), kind))
+
+
+def show_markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+# ---------------------------------------------------------------------------------------------- Table 1
+def decoder_architecture(decoder) -> list[dict]:
+    """Table 1 of Pang et al. 2017 read off a built decoder: one row per Dense / Reshape / Conv2DTranspose layer
+    with its output shape, kernel/stride, whether batch norm follows and the activation that follows."""
+    import keras
+
+    layers = list(decoder.layers)
+    rows = []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (keras.layers.Dense, keras.layers.Reshape, keras.layers.Conv2DTranspose)):
+            continue
+        following = layers[i + 1:i + 3]
+        bn = any(isinstance(f, keras.layers.BatchNormalization) for f in following)
+        act = getattr(getattr(layer, "activation", None), "__name__", None)
+        for f in following:
+            if isinstance(f, (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.Activation)):
+                act = f.name.split("_")[-1] if not isinstance(f, keras.layers.Activation) else f.activation.__name__
+                break
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            kernel = f"{layer.kernel_size[0]}x{layer.kernel_size[1]} / {layer.strides[0]}"
+        else:
+            kernel = "—"
+        shape = tuple(layer.output.shape[1:]) if hasattr(layer, "output") else ()
+        rows.append({"layer": layer.name, "type": type(layer).__name__,
+                     "output shape": " x ".join(str(s) for s in shape), "kernel / stride": kernel,
+                     "batch norm": "yes" if bn else "no", "activation": act if act and act != "linear" else "none"})
+    return rows
+
+
+def architecture_markdown(rows: Sequence[dict]) -> str:
+    header = list(rows[0]) if rows else []
+    return "\n".join(report._md_table(header, [[r[h] for h in header] for r in rows]))
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def figure_path(run_dir: str | Path, name: str) -> Path | None:
+    """``run_dir/figures/name`` when the run wrote it, else None."""
+    path = Path(run_dir) / "figures" / name
+    return path if path.is_file() else None
+
+
+def show_figure(run_dir: str | Path, name: str, *, width: int | None = None, caption: str | None = None) -> Path | None:
+    """Display a PNG a run wrote (``figures/<name>``), or say that it is missing."""
+    from IPython.display import Image, display
+
+    path = figure_path(run_dir, name)
+    if caption:
+        print(caption)
+    if path is None:
+        written = sorted(p.name for p in (Path(run_dir) / "figures").glob("*.png"))
+        print(f"(no {name} in {run_dir}/figures; written: {written or 'none'})")
+        return None
+    display(Image(filename=str(path), width=width))
+    return path
