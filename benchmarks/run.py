@@ -128,17 +128,25 @@ def run_peak(cfg: dict) -> dict:
     return measure_matmul_peak(**cfg)
 
 
-def run_train(cfg: dict, sizes, peak_gflops: float | None, log=print) -> dict:
+def run_train(cfg: dict, sizes, peak_gflops: float | None, log=print, errors: dict | None = None) -> dict:
+    """Every (variant, size) configuration in its own process; one failing (e.g. out of memory at 224 px) is
+    recorded in ``errors`` and in its slot as ``{"error": ...}`` without losing the others."""
     from benchmarks.train_step import measure_fg_step_isolated, measure_wadcmsn_iteration
 
+    errors = {} if errors is None else errors
     out: dict = {"fg": {}, "wadcmsn": None}
     for variant in cfg["variants"]:
         out["fg"][variant] = {}
         for size in sizes:
             warmup, steps = cfg["steps"].get(size, cfg["default_steps"])
             log(f"  train fg {variant} {size}px batch {cfg['batch_size']}: {warmup} warm-up + {steps} timed steps")
-            out["fg"][variant][str(size)] = measure_fg_step_isolated(
-                variant, size, cfg["batch_size"], warmup=warmup, steps=steps, peak_gflops=peak_gflops)
+            try:
+                out["fg"][variant][str(size)] = measure_fg_step_isolated(
+                    variant, size, cfg["batch_size"], warmup=warmup, steps=steps, peak_gflops=peak_gflops)
+            except Exception as err:  # noqa: BLE001 - reported, the other configurations still run
+                errors[f"train fg {variant} {size}px"] = traceback.format_exc()
+                out["fg"][variant][str(size)] = {"error": str(err).strip().splitlines()[0]}
+                log(f"  failed: {str(err).strip().splitlines()[-1]}")
     log("  train wad-cmsn iteration")
     out["wadcmsn"] = measure_wadcmsn_iteration(**cfg["wadcmsn"])
     return out
@@ -172,7 +180,7 @@ def _train_images_per_s(train_results: dict | None, image_size: int) -> float | 
     if not train_results:
         return None
     rates = [by_size[str(image_size)]["images_per_s"] for by_size in train_results.get("fg", {}).values()
-             if str(image_size) in by_size]
+             if "images_per_s" in by_size.get(str(image_size), {})]
     return max(rates) if rates else None
 
 
@@ -230,18 +238,42 @@ def _search_ms(results: dict, size: str):
     return _get(results, "inference", "search", size, "ms")
 
 
-#: (figure, unit, comparison, threshold, how to read the value from the results).
+def _count(n) -> str:
+    """Gallery-size label: 1000 -> "1k", 100000 -> "100k", 1000000 -> "1M", 1250 -> "1,250"."""
+    n = int(n)
+    for div, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= div and n % div == 0:
+            return f"{n // div}{suffix}"
+    return f"{n:,}"
+
+
+def _metric_seconds(results: dict, key: str, queries: int, gallery: int):
+    """Seconds of a metrics benchmark, only when it ran at the target's sizes (not in a quick run)."""
+    r = _get(results, "metrics", key)
+    if r is None or (r.get("queries"), r.get("gallery")) != (queries, gallery):
+        return None
+    return r.get("seconds")
+
+
+def _pipeline_ratio(results: dict):
+    """Input pipeline / training consumption, judged at 224 px (the paper's size) only."""
+    if _get(results, "pipeline", "image_size") != 224:
+        return None
+    return _get(results, "pipeline", "ratio_to_training")
+
+
+#: (figure, unit, comparison, threshold, how to read the value from the results: None = not measured here).
 TARGETS = [
     ("train full 224px MFU", "%", ">=", 75.0, lambda r: _pct(_get(r, "train", "fg", "full", "224", "mfu"))),
     ("train -D 224px MFU", "%", ">=", 75.0, lambda r: _pct(_get(r, "train", "fg", "-D", "224", "mfu"))),
     ("train full 112px MFU", "%", ">=", 60.0, lambda r: _pct(_get(r, "train", "fg", "full", "112", "mfu"))),
     ("train -D 112px MFU", "%", ">=", 60.0, lambda r: _pct(_get(r, "train", "fg", "-D", "112", "mfu"))),
-    ("input pipeline / training consumption", "x", ">=", 5.0,
-     lambda r: _get(r, "pipeline", "ratio_to_training")),
+    ("input pipeline 224px / training consumption", "x", ">=", 5.0, _pipeline_ratio),
     ("top-10 query, 1M gallery", "ms", "<", 50.0, lambda r: _search_ms(r, "1000000")),
     ("top-10 query, 100k gallery", "ms", "<", 10.0, lambda r: _search_ms(r, "100000")),
-    ("mAP@all + P@100, 10,000 x 70,000", "s", "<", 10.0, lambda r: _get(r, "metrics", "map_precision", "seconds")),
-    ("acc@K, 6,312 x 1,250", "s", "<", 1.0, lambda r: _get(r, "metrics", "acc_at_k", "seconds")),
+    ("mAP@all + P@100, 10,000 x 70,000", "s", "<", 10.0,
+     lambda r: _metric_seconds(r, "map_precision", 10_000, 70_000)),
+    ("acc@K, 6,312 x 1,250", "s", "<", 1.0, lambda r: _metric_seconds(r, "acc_at_k", 6_312, 1_250)),
 ]
 
 
@@ -292,6 +324,9 @@ def report_rows(results: dict) -> list[tuple[str, str, str, str]]:
     for variant, by_size in (_get(results, "train", "fg") or {}).items():
         for size, r in by_size.items():
             tag = f"train {variant} {size}px"
+            if "error" in r:
+                rows.append((f"{tag}", "failed", "", r["error"][:60]))
+                continue
             add(f"{tag} images/s (batch {r['batch_size']} triplets)", r["images_per_s"], "img/s")
             add(f"{tag} step time (median of {r['timed_steps']})", r["step_s"], "s")
             add(f"{tag} peak memory (process max RSS)", r["ru_maxrss_mb"], "MB")
@@ -303,30 +338,30 @@ def report_rows(results: dict) -> list[tuple[str, str, str, str]]:
         add(f"WAD-CMSN iteration (batch {zs['batch_size']})", zs["iteration_ms"], "ms")
     pipe = results.get("pipeline")
     if pipe:
-        add(f"input pipeline {pipe.get('image_size')}px", pipe.get("images_per_s"), "img/s")
-        add("input pipeline / training consumption", pipe.get("ratio_to_training"), "x")
+        size = pipe.get("image_size")
+        add(f"input pipeline {size}px", pipe.get("images_per_s"), "img/s")
+        add(f"input pipeline {size}px / training consumption", pipe.get("ratio_to_training"), "x")
     inf = results.get("inference") or {}
     for size, r in (inf.get("embedding") or {}).items():
         add(f"gallery embedding {size}px (batch {r['batch_size']})", r["images_per_s"], "img/s")
     if inf.get("query"):
         q = inf["query"]
         add(f"single query {q['image_size']}px -> top-{q['k']} of {q['gallery_size']:,}", q["ms"], "ms")
-    labels = {"1000": "1k", "100000": "100k", "1000000": "1M"}
     for size, r in (inf.get("search") or {}).items():
-        figure = {"1000000": "top-10 query, 1M gallery", "100000": "top-10 query, 100k gallery"}.get(
-            size, f"top-10 query, {labels.get(size, size)} gallery")
-        add(figure, r.get("ms"), "ms")
+        add(f"top-10 query, {_count(size)} gallery", r.get("ms"), "ms")
     faiss = inf.get("faiss") or {}
     if faiss and not faiss.get("available"):
         rows.append(("FAISS search (optional extra 'ann')", "not installed", "", ""))
     for size, r in faiss.items():
         if isinstance(r, dict):
-            add(f"FAISS top-10 query, {labels.get(size, size)} gallery", r.get("ms"), "ms")
+            add(f"FAISS top-10 query, {_count(size)} gallery", r.get("ms"), "ms")
     metrics = results.get("metrics") or {}
     if "map_precision" in metrics:
-        add("mAP@all + P@100, 10,000 x 70,000", metrics["map_precision"].get("seconds"), "s")
+        r = metrics["map_precision"]
+        add(f"mAP@all + P@100, {r.get('queries', 0):,} x {r.get('gallery', 0):,}", r.get("seconds"), "s")
     if "acc_at_k" in metrics:
-        add("acc@K, 6,312 x 1,250", metrics["acc_at_k"].get("seconds"), "s")
+        r = metrics["acc_at_k"]
+        add(f"acc@K, {r.get('queries', 0):,} x {r.get('gallery', 0):,}", r.get("seconds"), "s")
     for t in targets.values():  # targets whose figure was not measured in this run
         rows.append((t["figure"], "-", t["target"], t["status"]))
     return rows
@@ -396,7 +431,8 @@ def run(sections=SECTIONS, sizes=DEFAULT_SIZES, quick: bool = False, log=print) 
         return results.get(name)
 
     peak = section("peak", lambda: run_peak(cfg["peak"]))
-    section("train", lambda: run_train(cfg["train"], sizes, peak["gflops"] if peak else None, log))
+    section("train", lambda: run_train(cfg["train"], sizes, peak["gflops"] if peak else None, log,
+                                       results["errors"]))
     pipe_size = 224 if 224 in sizes else max(sizes)
     section("pipeline", lambda: run_pipeline(cfg["pipeline"], pipe_size, results.get("train")))
     section("inference", lambda: run_inference(cfg["inference"], cfg["metrics"], sizes, log))
@@ -417,7 +453,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default=None,
                         help="comma-separated image sizes for training/inference (default 224,112,64; quick: 32)")
     parser.add_argument("--out", default=None, help="output JSON path (default benchmarks/results/<machine>.json)")
+    parser.add_argument("--markdown", default=None, metavar="JSON",
+                        help="only print the markdown table of an existing results JSON (for the README) and exit")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(to_markdown(json.loads(Path(args.markdown).read_text())), end="")
+        return 0
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     sizes = ([int(s) for s in args.sizes.split(",") if s.strip()] if args.sizes
              else list(QUICK_SIZES if args.quick else DEFAULT_SIZES))

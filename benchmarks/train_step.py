@@ -254,7 +254,7 @@ def measure_wadcmsn_iteration(batch_size: int = 128, warmup: int = 2, iterations
 def measure_fg_step_isolated(variant: str = "full", image_size: int = 224, batch_size: int = 32, warmup: int = 1,
                              steps: int = 2, peak_gflops: float | None = None, timeout: float = 1800) -> dict:
     """:func:`measure_fg_step` in a fresh Python process (clean memory figures); same arguments and result."""
-    cmd = [sys.executable, "-m", "benchmarks.train_step", "--variant", variant, "--image-size", str(image_size),
+    cmd = [sys.executable, "-m", "benchmarks.train_step", f"--variant={variant}", "--image-size", str(image_size),
            "--batch-size", str(batch_size), "--warmup", str(warmup), "--steps", str(steps)]
     if peak_gflops:
         cmd += ["--peak-gflops", repr(float(peak_gflops))]

@@ -6,8 +6,8 @@ here is exact search:
 
 * :func:`pairwise_sq_euclidean` / :func:`pairwise_distances` - full distance matrices,
   ``||q||^2 - 2 q.g + ||g||^2`` (clamped at 0 against round-off).
-* :class:`PreparedGallery` / :func:`iter_score_chunks` - ranking scores ``||g||^2 - 2 q.g`` (the squared distance
-  minus the per-query constant ``||q||^2``) from a single matmul per query chunk.
+* :class:`PreparedGallery` / :func:`iter_score_chunks` - ranking scores (squared distances) from a single matmul of
+  augmented rows per query chunk.
 * :func:`top_k` - the ``k`` nearest gallery items of every query, chunked over queries so memory stays bounded.
 * :class:`BruteForceIndex` - keeps the gallery as a TF constant and answers queries through one traced
   ``tf.function`` (fixed signature, no retracing), for low single-query latency.
@@ -79,41 +79,49 @@ def sq_euclidean_tf(queries: tf.Tensor, gallery: tf.Tensor) -> tf.Tensor:
 class PreparedGallery:
     """A gallery held once as a TF constant, arranged so that ranking costs a single matmul per query block.
 
-    Ranking scores (smaller = nearer), one matmul of ``[q, 1]`` with the augmented gallery:
+    The distances come out of one matmul of augmented rows (no extra broadcast passes):
 
-    * "euclidean": ``s = ||g||^2 - 2 q.g`` = squared Euclidean distance minus the per-query constant ``||q||^2``
-      (same order as Eq. 6 of Pang et al. 2017); the distance of a selected item is ``sqrt(max(s + ||q||^2, 0))``.
-    * "cosine": ``s = -cos(q, g)`` on l2-normalised rows; the distance is ``1 + s`` = ``1 - cos``.
+    * "euclidean": ``[q, 1, ||q||^2] . [-2 g, ||g||^2, 1] = ||q||^2 - 2 q.g + ||g||^2``, the squared Euclidean
+      distance (same order as the Euclidean distance of Eq. 6, Pang et al. 2017), clamped at 0 against round-off;
+      :meth:`to_distance` takes the square root of the few selected values.
+    * "cosine": ``[q/|q|, 1] . [-g/|g|, 1] = 1 - cos(q, g)``, clamped to [0, 2].
+
+    These clamped values are the "ranking scores" (smaller = nearer) used by every search and metric.
     """
 
     def __init__(self, gallery: np.ndarray, metric: str):
         self.metric = _check_metric(metric)
-        g = l2_normalize(gallery) if metric == "cosine" else np.asarray(gallery, np.float32)
+        g = np.asarray(gallery, np.float32)
+        ones = np.ones((g.shape[0], 1), np.float32)
         if metric == "cosine":
-            aug = np.concatenate([-g, np.zeros((g.shape[0], 1), np.float32)], axis=1)
+            aug = np.concatenate([-l2_normalize(g), ones], axis=1)
         else:
             sq = np.einsum("ij,ij->i", g, g, dtype=np.float32)[:, np.newaxis]
-            aug = np.concatenate([-2.0 * g, sq], axis=1).astype(np.float32)
+            aug = np.concatenate([-2.0 * g, sq, ones], axis=1).astype(np.float32)
         self.augmented = tf.constant(aug)
         self.size = int(g.shape[0])
         self.dim = int(g.shape[1])
+        self.prepared_dim = int(aug.shape[1])
 
     def prepare_queries(self, queries: np.ndarray) -> np.ndarray:
-        """float32 [Q, D+1]: (normalised for cosine) queries with a trailing column of ones."""
-        q = l2_normalize(queries) if self.metric == "cosine" else np.asarray(queries, np.float32)
-        return np.concatenate([q, np.ones((q.shape[0], 1), np.float32)], axis=1)
+        """float32 [Q, prepared_dim] augmented queries (see the class docstring)."""
+        q = np.asarray(queries, np.float32)
+        ones = np.ones((q.shape[0], 1), np.float32)
+        if self.metric == "cosine":
+            return np.concatenate([l2_normalize(q), ones], axis=1)
+        sq = np.einsum("ij,ij->i", q, q, dtype=np.float32)[:, np.newaxis]
+        return np.concatenate([q, ones, sq], axis=1)
 
     def scores(self, prepared_queries) -> tf.Tensor:
-        """Ranking scores [Q, G] (smaller = nearer) for queries from :meth:`prepare_queries`."""
-        return tf.matmul(tf.convert_to_tensor(prepared_queries, tf.float32), self.augmented, transpose_b=True)
-
-    def to_distance(self, scores: tf.Tensor, prepared_queries) -> tf.Tensor:
-        """Distances (Euclidean, not squared; or ``1 - cos``) from ranking scores of the same queries."""
+        """Ranking scores [Q, G]: squared Euclidean distances or ``1 - cos`` (smaller = nearer)."""
+        raw = tf.matmul(tf.convert_to_tensor(prepared_queries, tf.float32), self.augmented, transpose_b=True)
         if self.metric == "cosine":
-            return tf.clip_by_value(1.0 + scores, 0.0, 2.0)
-        q = tf.convert_to_tensor(prepared_queries, tf.float32)[:, :-1]
-        q_sq = tf.reduce_sum(tf.square(q), axis=1, keepdims=True)
-        return tf.sqrt(tf.maximum(scores + q_sq, 0.0))
+            return tf.clip_by_value(raw, 0.0, 2.0)
+        return tf.maximum(raw, 0.0)
+
+    def to_distance(self, scores: tf.Tensor) -> tf.Tensor:
+        """Distances (Euclidean, not squared; or ``1 - cos``) from ranking scores."""
+        return tf.sqrt(scores) if self.metric == "euclidean" else scores
 
 
 def iter_score_chunks(queries, gallery, metric: str = "euclidean", chunk_size: int | None = None):
@@ -174,7 +182,7 @@ def top_k(queries, gallery, k: int, metric: str = "euclidean", chunk_size: int |
     dists, idx = [], []
     for _, chunk, s in iter_score_chunks(q, g, metric, chunk_size):
         values, indices = tf.math.top_k(-s, k=k, sorted=True)
-        dists.append(prepared.to_distance(-values, chunk).numpy())
+        dists.append(prepared.to_distance(-values).numpy())
         idx.append(indices.numpy().astype(np.int64))
     if not dists:
         return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
@@ -185,7 +193,7 @@ class BruteForceIndex:
     """Exact nearest-neighbour index over a fixed gallery (deployment, Eq. 6 of Pang et al. 2017).
 
     The gallery lives in a TF constant; :meth:`search` runs one ``tf.function`` traced once with signature
-    ``(float32[None, D + 1] augmented queries, int32 scalar k)``, so repeated single-query calls do not retrace.
+    ``(float32[None, D + 2] augmented queries, int32 scalar k)``, so repeated single-query calls do not retrace.
     """
 
     def __init__(self, gallery, metric: str = "euclidean"):
@@ -196,7 +204,7 @@ class BruteForceIndex:
         self.metric = metric
         self._search_fn = tf.function(
             self._search_graph,
-            input_signature=(tf.TensorSpec([None, self._prepared.dim + 1], tf.float32),
+            input_signature=(tf.TensorSpec([None, self._prepared.prepared_dim], tf.float32),
                              tf.TensorSpec([], tf.int32)),
             reduce_retracing=True,
         )
@@ -211,7 +219,7 @@ class BruteForceIndex:
 
     def _search_graph(self, prepared_queries, k):
         values, indices = tf.math.top_k(-self._prepared.scores(prepared_queries), k=k, sorted=True)
-        return self._prepared.to_distance(-values, prepared_queries), indices
+        return self._prepared.to_distance(-values), indices
 
     def search(self, queries, k: int, chunk_size: int | None = None):
         """``(distances float32 [Q, k], indices int64 [Q, k])`` of the ``k`` nearest gallery items, nearest first.

@@ -72,7 +72,7 @@ def cpu() -> Config:
     cfg.preset = "cpu"
     cfg.data.image_size = 64
     cfg.model.weights = "hed"
-    cfg.train.update(steps=300, batch_size=8, base_lr=1e-4, final_lr=1e-5, checkpoint_every=100, log_every=10,
+    cfg.train.update(steps=200, batch_size=8, base_lr=1e-4, final_lr=1e-5, checkpoint_every=100, log_every=10,
                      eval_every=100)
     cfg.eval.update(batch_size=64, val_queries=100, val_distractors=100, display_size=64)
     return cfg

@@ -57,6 +57,22 @@ def run_zero_shot(cfg, output_dir: str | Path, *, progress: bool = False) -> dic
     return zs_common.run(cfg, output_dir, resume=resume, progress=progress)
 
 
+def run_zero_shot_seeds(configs: Sequence, output_dir: str | Path) -> Path:
+    """One zero-shot setting over several seeds: ``configs`` differ only in ``train.seed``; each runs into
+    ``output_dir/seed<k>``; with more than one seed they are combined by ``report.aggregate_runs`` into
+    ``output_dir`` (mean ± std). Returns the folder to report (the aggregate, or the single run)."""
+    output_dir = Path(output_dir)
+    if len(configs) == 1:
+        run_zero_shot(configs[0], output_dir)
+        return output_dir
+    dirs = []
+    for cfg in configs:
+        dirs.append(output_dir / f"seed{cfg.train.seed}")
+        run_zero_shot(cfg, dirs[-1])
+    report.aggregate_runs(dirs, output_dir)
+    return output_dir
+
+
 # ---------------------------------------------------------------------------------------------- tables
 def load_records(run_dirs: Sequence[str | Path]) -> list[report.Record]:
     """The report's view of the given run folders (those without ``metrics.json`` are skipped)."""
@@ -97,12 +113,17 @@ def decoder_architecture(decoder) -> list[dict]:
     for i, layer in enumerate(layers):
         if not isinstance(layer, (keras.layers.Dense, keras.layers.Reshape, keras.layers.Conv2DTranspose)):
             continue
-        following = layers[i + 1:i + 3]
+        following = []
+        for f in layers[i + 1:]:
+            if isinstance(f, (keras.layers.Dense, keras.layers.Reshape, keras.layers.Conv2DTranspose)):
+                break
+            following.append(f)
         bn = any(isinstance(f, keras.layers.BatchNormalization) for f in following)
         act = getattr(getattr(layer, "activation", None), "__name__", None)
         for f in following:
             if isinstance(f, (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.Activation)):
-                act = f.name.split("_")[-1] if not isinstance(f, keras.layers.Activation) else f.activation.__name__
+                act = ({"ReLU": "relu", "LeakyReLU": "leaky_relu"}.get(type(f).__name__)
+                       or getattr(getattr(f, "activation", None), "__name__", "?"))
                 break
         if isinstance(layer, keras.layers.Conv2DTranspose):
             kernel = f"{layer.kernel_size[0]}x{layer.kernel_size[1]} / {layer.strides[0]}"
@@ -122,13 +143,23 @@ def architecture_markdown(rows: Sequence[dict]) -> str:
 
 # ---------------------------------------------------------------------------------------------- figures
 def figure_path(run_dir: str | Path, name: str) -> Path | None:
-    """``run_dir/figures/name`` when the run wrote it, else None."""
-    path = Path(run_dir) / "figures" / name
-    return path if path.is_file() else None
+    """The PNG a run wrote: ``name`` is a file in ``run_dir/figures`` (``retrieval_grid.png``) or a key of the
+    ``figures`` dict in its ``metrics.json`` (``retrieval_grid``); None when there is none."""
+    run_dir = Path(run_dir)
+    direct = run_dir / "figures" / name
+    if direct.is_file():
+        return direct
+    metrics_path = run_dir / "metrics.json"
+    figures = json.loads(metrics_path.read_text()).get("figures") or {} if metrics_path.is_file() else {}
+    if name in figures:
+        for candidate in (run_dir / "figures" / Path(figures[name]).name, Path(figures[name])):
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 def show_figure(run_dir: str | Path, name: str, *, width: int | None = None, caption: str | None = None) -> Path | None:
-    """Display a PNG a run wrote (``figures/<name>``), or say that it is missing."""
+    """Display a PNG a run wrote (see :func:`figure_path`), or say that it is missing."""
     from IPython.display import Image, display
 
     path = figure_path(run_dir, name)

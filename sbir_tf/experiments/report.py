@@ -156,7 +156,8 @@ def identity(record: Record) -> dict:
             dataset += f"/{m['category']}"
         small = _is_small_data(m.get("data_root"), dataset)
         split = str(m.get("split", "?")).split(" ")[0]
-        ident = {"dataset": dataset + (f" ({small})" if small and small not in dataset else ""),
+        ident = {"model": f"{m.get('variant', '?')}, {m.get('sharing', '?')}, schedule {m.get('schedule', '?')}",
+                 "dataset": dataset + (f" ({small})" if small and small not in dataset else ""),
                  "split": split, "image_size": f"{m.get('image_size', '?')} px",
                  "weights": str(m.get("weights")), "steps": str(m.get("steps", "?")),
                  "preset": str(m.get("preset", "?")), "seeds": str(m.get("seed", "?"))}
@@ -166,7 +167,8 @@ def identity(record: Record) -> dict:
         small = _is_small_data(data.get("root"), data.get("source"))
         features = m.get("features") or {}
         source = data.get("source")
-        ident = {"dataset": f"{m.get('dataset', '?')}" + (f" [{source}]" if source else "")
+        ident = {"model": f"{m.get('ablation', '?')}, {m.get('semantics', '?')}",
+                 "dataset": f"{m.get('dataset', '?')}" + (f" [{source}]" if source else "")
                             + (f" ({small})" if small and small not in str(source) else ""),
                  "split": (f"{split.get('name', '?')} ({split.get('num_seen', '?')} seen / "
                            f"{split.get('num_test', split.get('num_unseen', '?'))} test classes)"),
@@ -184,7 +186,7 @@ def identity(record: Record) -> dict:
     return ident
 
 
-IDENTITY_COLUMNS = (("dataset", "Dataset"), ("split", "Split"), ("image_size", "Image size"),
+IDENTITY_COLUMNS = (("model", "Model"), ("dataset", "Dataset"), ("split", "Split"), ("image_size", "Image size"),
                     ("weights", "Weights"), ("steps", "Steps"), ("seeds", "Seed(s)"), ("preset", "Preset"),
                     ("device", "Device"), ("commit", "Commit"), ("comparable", "Paper setting?"))
 
@@ -324,6 +326,11 @@ def paper_table(entries: Sequence[P.PaperNumber], records: Sequence[Record]) -> 
         quoted = [P.format_value(by_metric.get(k)) for k in metrics]
         first = next(iter(by_metric.values()))
         mine = [r for r in records if matches(first, r)]
+        if "chance" in first.match:  # one chance line per distinct gallery, not one per run
+            galleries = {}
+            for r in mine:
+                galleries.setdefault((r.metrics.get("data_root"), r.metrics.get("gallery_size")), r)
+            mine = list(galleries.values())
         if not mine:
             rows.append([row, *quoted, *([NO_RECORD] * len(metrics)), "no record", *([""] * len(IDENTITY_COLUMNS))])
         for r in mine:

@@ -235,6 +235,8 @@ def run(cfg: Config, output_dir: str | Path, resume: bool = False, progress: boo
     rd = RunDir(output_dir)
     if resume:
         check_resume_config(rd.read_config(), cfg)
+    elif cfg.ablation != "raw_features" and any(rd.checkpoints.glob("ckpt-*")):
+        raise ValueError(f"{rd.checkpoints} already holds checkpoints; pass --resume or use a new --output_dir")
     protocol = load_protocol(cfg)
     rd.write_config(cfg.to_dict())
     rd.write_environment()

@@ -52,7 +52,10 @@ def base_config(dataset: str = "sketchy") -> Config:
                    critic_hidden=list(M.CRITIC_HIDDEN), generator_dropout=M.GENERATOR_DROPOUT,
                    leaky_slope=M.LEAKY_SLOPE),
         loss=dict(adversarial="wasserstein", lipschitz="clip", clip_value=L.CLIP_VALUE,
-                  gp_weight=L.GRADIENT_PENALTY_WEIGHT, semantic_cycle=True, reduction="sum",
+                  gp_weight=L.GRADIENT_PENALTY_WEIGHT, semantic_cycle=True,
+                  # cycle l1 per element ("mean", as nn.L1Loss in the SEM-PCYC code WAD-CMSN builds on); "sum" is
+                  # the per-sample norm as printed, which makes L_cyc ~512x larger than the other terms
+                  reduction="mean",
                   weights=dict(L.DEFAULT_WEIGHTS)),
         train=dict(steps=20000, batch_size=L.BATCH_SIZE, lr=L.LEARNING_RATE, n_critic=L.N_CRITIC, seed=0,
                    log_every=100, eval_every=1000, checkpoint_every=1000, keep_checkpoints=3),
@@ -73,7 +76,7 @@ def get_config(name: str = "paper", dataset: str = "sketchy", smoke: bool = Fals
     if name in ("cpu", "smoke"):
         cfg.features.weights = "hed"
         cfg.features.synthetic_image_size = 64
-        cfg.train.update(steps=1500, batch_size=64, log_every=50, eval_every=250, checkpoint_every=500)
+        cfg.train.update(steps=1000, batch_size=64, log_every=50, eval_every=250, checkpoint_every=250)
         cfg.figures.tsne_max_points = 500
     if name == "smoke":
         cfg.features.update(image_size=32, synthetic_image_size=32, batch_size=64)

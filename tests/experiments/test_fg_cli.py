@@ -55,6 +55,7 @@ def test_cli_smoke_on_synthetic_writes_every_artefact(tmp_path):
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 3
 
 
+@pytest.mark.slow  # ~90 s: embeds the whole sketchy_mini gallery (~2,800 photos)
 def test_cli_smoke_on_sketchy_mini(tmp_path, sketchy_mini_root):
     out = tmp_path / "mini"
     sketchy_fg.main(["--config", "smoke", "--data_dir", str(sketchy_mini_root), "--output_dir", str(out),
@@ -71,6 +72,12 @@ def test_resume_after_kill_equals_straight_run(tmp_path, synthetic_data):
     straight = fg_common.run_experiment(cfg, tmp_path / "a", data=synthetic_data, verbose=False)
     assert fg_common.run_experiment(cfg, tmp_path / "b", data=synthetic_data, stop_at_step=5, verbose=False) == {}
     assert tf.train.latest_checkpoint(str(tmp_path / "b" / "checkpoints")).endswith("ckpt-4")
+    with pytest.raises(ValueError, match="--resume"):  # an existing run is never silently overwritten
+        fg_common.run_experiment(cfg, tmp_path / "b", data=synthetic_data, verbose=False)
+    other = cfg.copy()
+    other.loss.margin = 0.3
+    with pytest.raises(ValueError, match="loss.margin"):  # resuming needs the same settings
+        fg_common.run_experiment(other, tmp_path / "b", resume=True, data=synthetic_data, verbose=False)
     resumed = fg_common.run_experiment(cfg, tmp_path / "b", resume=True, data=synthetic_data, verbose=False)
     for key in ("acc@1", "acc@5", "acc@10", "mean_rank"):
         assert resumed[key] == pytest.approx(straight[key], abs=1e-6)
@@ -84,16 +91,6 @@ def test_resume_after_kill_equals_straight_run(tmp_path, synthetic_data):
     assert names
     for n in names:
         np.testing.assert_allclose(rb.get_tensor(n), ra.get_tensor(n), rtol=1e-6, atol=1e-6, err_msg=n)
-
-
-def test_existing_run_needs_resume_and_same_config(tmp_path, synthetic_data):
-    cfg = smoke(train__steps=2, train__eval_every=0)
-    fg_common.run_experiment(cfg, tmp_path / "r", data=synthetic_data, stop_at_step=2, verbose=False)
-    with pytest.raises(ValueError, match="--resume"):
-        fg_common.run_experiment(cfg, tmp_path / "r", data=synthetic_data, verbose=False)
-    other = smoke(train__steps=2, train__eval_every=0, loss__margin=0.3)
-    with pytest.raises(ValueError, match="loss.margin"):
-        fg_common.run_experiment(other, tmp_path / "r", resume=True, data=synthetic_data, verbose=False)
 
 
 @pytest.mark.parametrize("sets, message", [
@@ -172,3 +169,5 @@ def test_training_on_sketchy_mini_lowers_the_loss(tmp_path, sketchy_mini_root):
     last = np.mean([h["total"] for h in hist[-3:]])
     assert all(math.isfinite(h["total"]) for h in hist)
     assert last < first, (first, last)
+    m = assert_artefacts(tmp_path / "l")  # the same artefacts as a CLI run, on real data
+    assert m["dataset"] == "sketchy" and m["gallery_size"] == len(sub.gallery_photos)

@@ -79,7 +79,7 @@ def test_fine_grained_rows_columns_and_unverified_paper_values(tmp_path):
     no_dec = rows["VGG16 without decoder@`fg_vgg16-D`"]
     assert no_dec[1] == "n/a (not verified)" and no_dec[3] == "0.125" and no_dec[4] == "0.750"
     col = {name: i for i, name in enumerate(header)}
-    assert no_dec[col["Dataset"]] == "sketchy (mini subset)"
+    assert no_dec[col["Dataset"]] == "sketchy (mini subset)" and no_dec[col["Model"]].startswith("vgg16-D, siamese")
     assert no_dec[col["Image size"]] == "64 px" and no_dec[col["Steps"]] == "300"
     assert no_dec[col["Device"]].startswith("CPU") and no_dec[col["Paper setting?"]] == "no"
     full = rows["VGG16 with decoder@`fg_paper`"]
@@ -90,7 +90,7 @@ def test_fine_grained_rows_columns_and_unverified_paper_values(tmp_path):
 
     t2 = table_lines(text, "Table 2, Sketchy (fine-grained)")
     chance = [cells(l) for l in t2[2:] if cells(l)[0].startswith("Chance")]
-    assert {c[3] for c in chance} == {"0.010"}  # each record's own chance level beside the paper's
+    assert [c[3] for c in chance] == ["0.010", "0.010"]  # once per distinct gallery (mini, full), not per run
 
     t4 = table_lines(text, "Table 4")
     siamese = [cells(l) for l in t4[2:] if cells(l)[0].startswith("Siamese")]
@@ -115,7 +115,7 @@ def test_zero_shot_single_and_aggregate_records(tmp_path):
     assert [c[3] for c in wad] == ["0.300"] and wad[0][1] == "n/a (not verified)"
     base = [c for c in t1 if c[0].startswith("Softmax baseline")]
     assert [c[3] for c in base] == ["0.050"]  # the glove-only aggregate belongs to Table 3, not Table 1
-    assert all("synthetic" in c[7] for c in base)  # dataset column flags the synthetic set
+    assert all("synthetic" in c[8] for c in base)  # dataset column flags the synthetic set
 
     t2 = [cells(l) for l in table_lines(text, "Table 2, TU-Berlin Extended")[2:]]
     assert all(c[5] == "no record" for c in t2 if c[0] == "WAD-CMSN")  # the tuberlin run is an ablation row
@@ -229,6 +229,7 @@ def test_lookup_names_the_missing_entry():
 # ----------------------------------------------------------------------------------------------- notebooks
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_committed_notebooks_are_stripped_and_parameterised(name):
+    """Every committed notebook: no outputs, one ``parameters`` cell, a Colab set-up cell first."""
     nbformat = pytest.importorskip("nbformat")
     path = REPO / "notebooks" / name
     nb = nbformat.read(path, as_version=4)
@@ -254,3 +255,19 @@ def test_make_notebooks_regenerates_the_committed_files(tmp_path):
     written = mod.write_all(tmp_path)
     for path in written:
         assert path.read_text() == (REPO / "notebooks" / path.name).read_text(), f"{path.name} is stale"
+
+
+def test_decoder_architecture_reads_table1_off_the_built_decoder():
+    from sbir_tf.experiments import notebook_helpers as nh
+    from sbir_tf.models.fg import build_decoder
+
+    rows = nh.decoder_architecture(build_decoder(64, 16, (16, 16, 8, 8, 8, 8), 4))
+    assert [r["layer"] for r in rows] == ["decoder_seed_fc", "decoder_seed", "deconv1", "deconv2", "deconv3",
+                                          "deconv4", "deconv5", "decoder_output"]
+    by = {r["layer"]: r for r in rows}
+    assert by["decoder_seed_fc"]["batch norm"] == "no" and by["decoder_seed"]["output shape"] == "2 x 2 x 16"
+    assert by["deconv1"] == {"layer": "deconv1", "type": "Conv2DTranspose", "output shape": "4 x 4 x 16",
+                             "kernel / stride": "4x4 / 2", "batch norm": "yes", "activation": "relu"}
+    assert by["deconv5"]["output shape"] == "64 x 64 x 8"
+    assert by["decoder_output"]["activation"] == "tanh" and by["decoder_output"]["batch norm"] == "no"
+    assert "| deconv1 | Conv2DTranspose |" in nh.architecture_markdown(rows)

@@ -31,7 +31,7 @@ def test_smoke_cli_end_to_end_and_resume(tmp_path, capsys):
     rc, _ = run_cli(tmp_path, "--steps", "4", "--resume", "--no_figures")
     assert rc == 0
     steps = [json.loads(l)["step"] for l in (out / "history.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4]
+    assert steps == [2, 3, 4]  # smoke: log every 2 steps, validation every 3
     # without --resume an existing run is not overwritten; with different settings resume is refused
     assert run_cli(tmp_path, "--steps", "4", "--no_figures")[0] == 2
     assert run_cli(tmp_path, "--steps", "6", "--resume", "--set", "loss.clip_value=0.02")[0] == 2
