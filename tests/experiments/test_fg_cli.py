@@ -65,6 +65,7 @@ def test_cli_smoke_on_sketchy_mini(tmp_path, sketchy_mini_root):
     assert m["queries"] > 0 and m["gallery_size"] > m["queries"] // 10  # test photos + never-sketched distractors
 
 
+@pytest.mark.slow  # ~70 s (three VGG16 builds); the fast version is in tests/train/test_fg_trainer.py
 def test_resume_after_kill_equals_straight_run(tmp_path, synthetic_data):
     """6 steps straight vs killed after step 5 (last checkpoint at 4) + resume: identical weights and metrics.
     Dropout is on (0.5): its seed-generator state is checkpointed, so the masks agree too."""

@@ -156,3 +156,30 @@ def test_non_finite_loss_stops_with_named_terms_and_keeps_checkpoint(tmp_path):
     restored = tiny_model(seed=1)
     Checkpointer(tmp_path / "ck", model=restored).restore_latest()
     np.testing.assert_array_equal(restored.classifier.trainable_variables[0].numpy(), good_kernel)
+
+
+def test_kill_and_resume_equals_straight_run_with_dropout(tmp_path):
+    """8 steps straight vs killed after step 5 (checkpoint at 4) + a fresh process-like restore: same weights.
+    Dropout (0.3) is active: its seed-generator state is checkpointed with the model."""
+    batches = [batch(i) for i in range(8)]
+
+    def fresh():
+        model = tiny_model(seed=0)
+        trainer = trainer_for(model, steps=8)
+        ckpt = Checkpointer(tmp_path / "ck", max_to_keep=3, model=model, optimizer=trainer.optimizer,
+                            rng=random_state_variables(model))
+        return model, trainer, ckpt
+
+    straight = tiny_model(seed=0)
+    trainer_for(straight, steps=8).fit(iter(batches), start_step=0, total_steps=8, progress=False)
+    model, trainer, ckpt = fresh()
+    trainer.fit(iter(batches), start_step=0, total_steps=8, stop_at_step=5, checkpointer=ckpt, checkpoint_every=2,
+                progress=False)
+    model, trainer, ckpt = fresh()
+    start = ckpt.restore_latest()
+    assert start == 4
+    trainer.fit(iter(batches[start:]), start_step=start, total_steps=8, checkpointer=ckpt, checkpoint_every=2,
+                progress=False)
+    for a, b in zip(straight.sketch_encoder.variables + straight.decoder.variables,
+                    model.sketch_encoder.variables + model.decoder.variables):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
