@@ -8,7 +8,7 @@
     margin 0.1, ImageNet-pretrained VGG16. Needs a GPU (about 2 images/s on a 2-core CPU).
 ``cpu``
     A CPU-sized run with the same recipe scaled down: 64 px, batch 8, HED edge-detector VGG16 weights (bundled,
-    no download), a few hundred steps, learning rate 1e-4 then 1e-5 (a short run needs a larger step
+    no download), 200 steps, learning rate 1e-4 then 1e-5 (a short run needs a larger step
     size than the paper's 30,000 iterations; the 1/10 drop after 2/3 of the steps is kept).
 ``smoke``
     Seconds: 32 px, batch 2, 4 steps, a small embedding head, random weights. Checks plumbing, not accuracy.

@@ -103,7 +103,7 @@ def test_fine_grained_rows_columns_and_unverified_paper_values(tmp_path):
 def test_zero_shot_single_and_aggregate_records(tmp_path):
     write_record(tmp_path / "zs_sketchy_full", zs_metrics(mAP=0.3, base=0.05))
     write_record(tmp_path / "zs_tuberlin_cycle", zs_metrics(mAP=0.2, dataset="tuberlin",
-                                                            ablation="wasserstein+cycle", semantics="w2v+jcn",
+                                                            ablation="wasserstein+cycle", semantics="glove+path",
                                                             data={"source": "tuberlin_extended", "root": "/d/tub"}))
     seeds = [write_record(tmp_path / "seeds" / f"s{i}", zs_metrics(seed=i, mAP=v, base=0.1, semantics="glove"))
              for i, v in enumerate((0.1, 0.2, 0.3))]

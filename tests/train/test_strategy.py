@@ -8,7 +8,6 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from sbir_tf.train import strategy as ST
 
