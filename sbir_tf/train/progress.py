@@ -16,6 +16,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.every = every or max(1, (total - start) // 20)
         self._t0 = time.perf_counter()
+        self._last_printed = start
         self._tqdm = None
         if getattr(self.stream, "isatty", lambda: False)():
             from tqdm.auto import tqdm
@@ -42,7 +43,8 @@ class Progress:
         if self._tqdm is not None:
             self._tqdm.n = step
             self._tqdm.set_postfix_str(f"{fields} img/s={images_per_s:.1f}", refresh=True)
-        elif step == self.total or (step - self.start) % self.every == 0:
+        elif step >= self.total or step - self._last_printed >= self.every:
+            self._last_printed = step
             print(f"[{self.desc}] step {step}/{self.total} {fields} img/s={images_per_s:.1f} "
                   f"eta={format_seconds(eta)}", file=self.stream, flush=True)
 
