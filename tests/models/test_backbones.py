@@ -94,8 +94,9 @@ def test_bad_weight_names_and_sizes_raise():
         vgg16_trunk((32, 32, 3), weights="/nonexistent/vgg.weights.h5")
     with pytest.raises(ValueError, match="at least 32"):
         vgg16_trunk((16, 16, 3))
-    with pytest.raises(ValueError, match="multiple of 32"):
+    with pytest.raises(ValueError, match="multiple of 16"):
         check_image_size(100)
+    assert check_image_size(112) == 112
     assert check_image_size(224) == 224
 
 

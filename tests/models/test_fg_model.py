@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from sbir_tf.config import Config
-from sbir_tf.models.fg import L2Normalize, build_decoder, build_encoder, build_fg_model
+from sbir_tf.models.fg import L2Normalize, build_decoder, build_encoder, build_fg_model, decoder_plan
 
 SMALL = {"weights": None, "fc_dims": (32, 32)}
 
@@ -44,12 +44,26 @@ def test_decoder_matches_table1_at_224():
     assert names[-1] == "decoder_output"  # no batch norm after the last layer
 
 
+def test_decoder_at_112_is_table1_truncated_at_that_resolution():
+    """112 px = 7 x 16: Table 1's layers from the 7x7x512 seed up to 112x112x64, then the 3-channel output."""
+    assert decoder_plan(112) == (7, 4) and decoder_plan(224) == (7, 5) and decoder_plan(64) == (2, 5)
+    dec = build_decoder(112, embedding_dim=16)
+    assert tuple(dec.get_layer("decoder_seed").output.shape[1:]) == (7, 7, 512)
+    deconvs = [layer for layer in dec.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert [layer.name for layer in deconvs] == ["deconv1", "deconv2", "deconv3", "deconv4", "decoder_output"]
+    assert [tuple(layer.output.shape[1:]) for layer in deconvs[:-1]] == [(14, 14, 512), (28, 28, 256),
+                                                                          (56, 56, 128), (112, 112, 64)]
+    assert tuple(dec.get_layer("decoder_output").output.shape[1:]) == (112, 112, 3)
+    with pytest.raises(ValueError):
+        dec.get_layer("deconv5")
+
+
 def test_decoder_scales_to_64_and_rejects_bad_sizes():
     dec = build_decoder(64, embedding_dim=16, channels=(32, 32, 16, 16, 8, 8))
     assert tuple(dec.get_layer("decoder_seed").output.shape[1:]) == (2, 2, 32)
     y = dec(np.random.default_rng(0).normal(size=(2, 16)).astype("float32")).numpy()
     assert y.shape == (2, 64, 64, 3) and np.abs(y).max() <= 1.0
-    with pytest.raises(ValueError, match="multiple of 32"):
+    with pytest.raises(ValueError, match="multiple of 16"):
         build_decoder(100)
     with pytest.raises(ValueError, match="6 numbers"):
         build_decoder(64, channels=(8, 8))
@@ -104,8 +118,8 @@ def test_bad_config_raises_before_building(tmp_path):
                        ({"backbone": "googlenet", "weights": "hed"}, "googlenet")]:
         with pytest.raises(ValueError, match=match):
             build_fg_model({**SMALL, **bad}, num_classes=3, image_size=32)
-    with pytest.raises(ValueError, match="multiple of 32"):
-        build_fg_model(SMALL, num_classes=3, image_size=48)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        build_fg_model(SMALL, num_classes=3, image_size=40)
     with pytest.raises(ValueError, match="siamese"):
         build_fg_model({**SMALL, "sketch_weights": "hed"}, num_classes=3, image_size=32)
 
