@@ -36,6 +36,8 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from sbir_tf.train.run_dir import cpu_model  # noqa: E402 - after the path set-up above
+
 SECTIONS = ("peak", "train", "pipeline", "inference", "metrics")
 DEFAULT_SIZES = (224, 112, 64)
 QUICK_SIZES = (32,)
@@ -71,16 +73,6 @@ def settings_for(quick: bool) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown-cpu"
 
 
 def machine_slug(cpu: str, cores: int) -> str:

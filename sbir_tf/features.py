@@ -40,18 +40,44 @@ def _file_part(path: str) -> str:
     return path.rpartition("#")[0] if "#" in path and not os.path.exists(path) else path
 
 
-def records_fingerprint(records: Sequence[Record]) -> str:
-    """SHA-256 over (path, class, domain, file size, mtime) of every record, in order."""
+def array_digest(array) -> str:
+    """SHA-256 of an in-memory image array: the raw pixels of a numeric array, or every item of a 1-D object array
+    of encoded bytes (prepared TFDS records), length-prefixed so that item boundaries count."""
+    h = hashlib.sha256()
+    array = np.asarray(array)
+    if array.dtype == object:
+        for item in array:
+            item = bytes(item)
+            h.update(len(item).to_bytes(8, "little"))
+            h.update(item)
+    else:
+        h.update(f"{array.dtype.str}{array.shape}".encode())
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -> str:
+    """SHA-256 over (path, class, domain, source state) of every record, in order.
+
+    The source state is the file's size and mtime; for array-backed records (``"<key>#<row>"`` with ``key`` in
+    ``arrays``: prepared TFDS records ``"<name>:<split>#<row>"``, QMUL ``.mat`` rows) it is :func:`array_digest` of
+    ``arrays[key]``, and no file is stat'ed.
+    """
     h = hashlib.sha256()
     stats: dict[str, str] = {}
     for r in records:
-        f = _file_part(r.path)
+        key, sep, _ = r.path.rpartition("#")
+        array_backed = bool(arrays) and bool(sep) and key in arrays
+        f = key if array_backed else _file_part(r.path)
         if f not in stats:
-            try:
-                st = os.stat(f)
-                stats[f] = f"{st.st_size}:{st.st_mtime_ns}"
-            except OSError:
-                stats[f] = "missing"
+            if array_backed:
+                stats[f] = "array:" + array_digest(arrays[f])
+            else:
+                try:
+                    st = os.stat(f)
+                    stats[f] = f"{st.st_size}:{st.st_mtime_ns}"
+                except OSError:
+                    stats[f] = "missing"
         h.update(f"{r.path}\t{r.class_name}\t{r.domain}\t{stats[f]}\n".encode())
     return h.hexdigest()
 
@@ -84,9 +110,11 @@ def weights_tag(weights) -> str:
     return "file-" + hashlib.sha1(str(Path(weights).resolve()).encode()).hexdigest()[:10]
 
 
-def cache_key(records: Sequence[Record], weights, image_size: int, load_size: int | None = None) -> dict:
-    """What produced a cache file; two caches are interchangeable iff their keys are equal."""
-    return {"records_sha256": records_fingerprint(records), "num_records": len(records),
+def cache_key(records: Sequence[Record], weights, image_size: int, load_size: int | None = None,
+              arrays: dict | None = None) -> dict:
+    """What produced a cache file; two caches are interchangeable iff their keys are equal (``arrays``: the
+    in-memory images of array-backed records, see :func:`records_fingerprint`)."""
+    return {"records_sha256": records_fingerprint(records, arrays), "num_records": len(records),
             "weights": weights_id(weights), "image_size": int(image_size),
             "load_size": None if load_size is None else int(load_size), "version": FEATURE_EXTRACTOR_VERSION}
 
@@ -170,7 +198,7 @@ def cached_features(records: Sequence[Record], cache_file: str | os.PathLike, *,
                     batch_size: int = 32, refresh: bool = False, extractor: Callable | None = None,
                     desc: str = "features") -> np.ndarray:
     """Features of ``records`` from ``cache_file``, extracting and caching them on first use (or on ``refresh``)."""
-    key = cache_key(records, weights, image_size, load_size)
+    key = cache_key(records, weights, image_size, load_size, arrays=arrays)
     if not refresh:
         cached = load_cached(cache_file, key)
         if cached is not None:

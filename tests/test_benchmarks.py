@@ -165,7 +165,7 @@ def test_to_markdown_table():
 
 
 def test_bad_sizes_and_sections_raise():
-    with pytest.raises(ValueError, match="multiples of 32"):
+    with pytest.raises(ValueError, match="multiples of 16"):
         run.run(["peak"], sizes=[100])
     with pytest.raises(ValueError, match="unknown sections"):
         run.run(["gpu"])

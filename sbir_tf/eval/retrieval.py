@@ -189,6 +189,20 @@ def top_k(queries, gallery, k: int, metric: str = "euclidean", chunk_size: int |
     return np.concatenate(dists).astype(np.float32), np.concatenate(idx)
 
 
+def _search_args(queries, k, size: int, dim: int) -> tuple[np.ndarray, int]:
+    """Checked ``(queries float32 [Q, dim], k)`` of an index search; a single 1-D query [D] becomes [1, D]."""
+    q = np.asarray(queries)
+    if q.ndim == 1:
+        q = q[np.newaxis, :]
+    q = as_embedding_matrix(q, "queries")
+    if q.shape[1] != dim:
+        raise ValueError(f"queries have dimension {q.shape[1]} but the index holds dimension {dim}")
+    k = int(k)
+    if not 1 <= k <= size:
+        raise ValueError(f"k must be in [1, {size}] (gallery size), got {k}")
+    return q, k
+
+
 class BruteForceIndex:
     """Exact nearest-neighbour index over a fixed gallery (deployment, Eq. 6 of Pang et al. 2017).
 
@@ -226,15 +240,7 @@ class BruteForceIndex:
 
         A single 1-D query of shape [D] is accepted and treated as [1, D].
         """
-        q = np.asarray(queries)
-        if q.ndim == 1:
-            q = q[np.newaxis, :]
-        q = as_embedding_matrix(q, "queries")
-        if q.shape[1] != self.dim:
-            raise ValueError(f"queries have dimension {q.shape[1]} but the index holds dimension {self.dim}")
-        k = int(k)
-        if not 1 <= k <= self.size:
-            raise ValueError(f"k must be in [1, {self.size}] (gallery size), got {k}")
+        q, k = _search_args(queries, k, self.size, self.dim)
         q = self._prepared.prepare_queries(q)
         step = int(chunk_size) if chunk_size else auto_chunk_size(self.size)
         kt = tf.constant(k, tf.int32)
@@ -284,16 +290,9 @@ class FaissIndex:
         self.size, self.dim = int(g.shape[0]), int(g.shape[1])
 
     def search(self, queries, k: int):
-        q = np.asarray(queries)
-        if q.ndim == 1:
-            q = q[np.newaxis, :]
-        q = as_embedding_matrix(q, "queries")
-        if q.shape[1] != self.dim:
-            raise ValueError(f"queries have dimension {q.shape[1]} but the index holds dimension {self.dim}")
-        if not 1 <= int(k) <= self.size:
-            raise ValueError(f"k must be in [1, {self.size}] (gallery size), got {k}")
+        q, k = _search_args(queries, k, self.size, self.dim)
         if self.metric == "cosine":
-            sims, idx = self._index.search(l2_normalize(q), int(k))
+            sims, idx = self._index.search(l2_normalize(q), k)
             return np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32), idx.astype(np.int64)
-        sq, idx = self._index.search(q, int(k))
+        sq, idx = self._index.search(q, k)
         return np.sqrt(np.maximum(sq, 0.0)).astype(np.float32), idx.astype(np.int64)

@@ -35,6 +35,8 @@ from sbir_tf.train.strategy import STRATEGIES
 DATASETS = ("sketchy", "synthetic", "qmul_v1", "qmul_v2")
 QMUL_CATEGORIES = ("shoes", "chairs", "handbags")
 WEIGHT_NAMES = ("imagenet", "hed", "none")
+#: TFDS builder (``sbir_tf.data.tfds_builders``) of each dataset with prepared records (``data.prepared_dir``).
+PREPARED_NAMES = {"sketchy": "sketchy", "qmul_v1": "qmul_v1"}
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
@@ -46,6 +48,9 @@ def build_parser(prog: str, description: str, *, qmul: bool = False) -> argparse
     p.add_argument("--data_dir", default=None,
                    help="dataset root; omitted: " + ("shared/data/qmul_v1 beside the checkout" if qmul else
                                                      "the embedded synthetic dataset with the cpu config"))
+    p.add_argument("--prepared_dir", default=None,
+                   help="TFDS data_dir holding the prepared records (python -m sbir_tf.data.prepare); read instead "
+                        "of the raw folder")
     if qmul:
         p.add_argument("--dataset", default="qmul_v1", choices=("qmul_v1", "qmul_v2"))
         p.add_argument("--category", default="shoes", choices=QMUL_CATEGORIES)
@@ -70,10 +75,13 @@ def build_parser(prog: str, description: str, *, qmul: bool = False) -> argparse
 
 def config_from_args(args: argparse.Namespace, *, dataset: str) -> Config:
     """Preset + command-line flags + ``--set`` overrides (applied last) -> resolved config (not yet validated)."""
-    preset = args.config or ("paper" if args.data_dir else "cpu")
+    real = args.data_dir or getattr(args, "prepared_dir", None)
+    preset = args.config or ("paper" if real else "cpu")
     cfg = fg_presets.get_config(preset)
     cfg.data.dataset = dataset
     cfg.data.root = str(args.data_dir) if args.data_dir else None
+    if getattr(args, "prepared_dir", None):
+        cfg.data.prepared_dir = str(args.prepared_dir)
     if getattr(args, "category", None):
         cfg.data.category = args.category
     if args.variant is not None:
@@ -130,6 +138,11 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
         raise ValueError(f"unknown dataset {d.dataset!r}; choose one of {DATASETS}")
     if d.dataset in ("qmul_v1", "qmul_v2") and d.category not in QMUL_CATEGORIES:
         raise ValueError(f"unknown QMUL category {d.category!r}; choose one of {QMUL_CATEGORIES}")
+    if d.get("prepared_dir"):
+        prepared_name(cfg)  # raises for datasets without a builder
+        if d.dataset == "sketchy" and d.rendering != "tx_000000000000":
+            raise ValueError(f"data.rendering={d.rendering!r}: the prepared Sketchy records hold the default "
+                             f"rendering tx_000000000000; read other renderings from the raw folder (--data_dir)")
     _check_int(t.steps, "train.steps", 1)
     _check_int(t.batch_size, "train.batch_size", 1)
     if t.batch_size % num_replicas:
@@ -207,11 +220,27 @@ def _check_split(split) -> None:
 # ---------------------------------------------------------------------------------------------------- data
 
 
+def prepared_name(cfg: Config) -> str:
+    """TFDS name of the configured dataset's prepared records: ``"sketchy"`` or ``"qmul_v1/<category>"``."""
+    name = cfg.data.dataset
+    if name not in PREPARED_NAMES:
+        raise ValueError(f"data.prepared_dir: dataset {name!r} has no TFDS builder; prepared records exist for "
+                         f"{sorted(PREPARED_NAMES)}")
+    builder = PREPARED_NAMES[name]
+    return f"{builder}/{cfg.data.category}" if name == "qmul_v1" else builder
+
+
 def load_data(cfg: Config):
-    """``(index, split)`` for the configured dataset (``data.root=None``: synthetic or the shared QMUL folder)."""
+    """``(index, split)`` for the configured dataset: prepared TFDS records when ``data.prepared_dir`` is set,
+    else the raw folder ``data.root`` (``None``: synthetic or the shared QMUL folder)."""
     from sbir_tf.data.registry import read_dataset
     from sbir_tf.data.splits import fine_grained_split
 
+    if cfg.data.get("prepared_dir"):
+        from sbir_tf.data.tfds_builders import load_prepared
+
+        index = load_prepared(prepared_name(cfg), cfg.data.prepared_dir)
+        return index, fine_grained_split(index, seed=cfg.data.split_seed)
     name, root = cfg.data.dataset, cfg.data.root
     kwargs: dict[str, Any] = {}
     if name == "synthetic" or (name == "sketchy" and root is None):
@@ -319,9 +348,10 @@ def run_experiment(cfg: Config, output_dir: str | Path, *, resume: bool = False,
     from sbir_tf.data.pipeline import triplet_dataset
     from sbir_tf.models.fg import build_fg_model
     from sbir_tf.train.checkpoints import Checkpointer
-    from sbir_tf.train.fg_trainer import FGTrainer, make_adam, random_state_variables, summary_scalar
+    from sbir_tf.train.fg_trainer import FGTrainer, make_adam, random_state_variables
     from sbir_tf.train.run_dir import RunDir, write_json
     from sbir_tf.train.strategy import make_strategy, set_mixed_precision, wrap_optimizer
+    from sbir_tf.train.summaries import write_scalar
 
     t_start = time.perf_counter()
     validate_config(cfg)  # names and numbers first: no data is read for a bad flag
@@ -405,7 +435,7 @@ def run_experiment(cfg: Config, output_dir: str | Path, *, resume: bool = False,
         if "writer" in locals():
             with writer.as_default(step=total):
                 for k, v in result["acc"].items():
-                    summary_scalar(f"test/{k}", v, total)
+                    write_scalar(f"test/{k}", v, total)
             writer.flush()
         metrics["figures"] = write_figures(run_dir, model, split, index, cfg, result, history)
         run_dir.write_metrics(metrics)
@@ -428,6 +458,8 @@ def _metrics(cfg, index, split, result, classes, total, train_seconds, t_start, 
         "per_category_acc@1": per_cat,
         "mean_rank": float(np.mean(ranks)) if len(ranks) else None,
         "gallery_size": gallery_size,
+        # never-sketched gallery photos (Sketchy: photos without sketches; QMUL: none, the gallery is the test pairs)
+        "distractors": gallery_size - len({q.instance_id for q in split.query_sketches}),
         "queries": len(split.query_sketches),
         "train_sketches": len(split.train_sketches),
         "train_photos": len(split.train_photos),

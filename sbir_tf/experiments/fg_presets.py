@@ -50,8 +50,9 @@ def paper() -> Config:
     return Config(
         preset="paper",
         variant="vgg16",
-        data=dict(dataset="sketchy", root=None, category=None, rendering="tx_000000000000", image_size=224,
-                  load_size=None, hard_negative_prob=0.5, flip=True, split_seed=0),
+        # prepared_dir: TFDS data_dir of prepared records (sbir_tf.data.prepare), read instead of `root`
+        data=dict(dataset="sketchy", root=None, prepared_dir=None, category=None, rendering="tx_000000000000",
+                  image_size=224, load_size=None, hard_negative_prob=0.5, flip=True, split_seed=0),
         model=_model_defaults(),
         loss=_loss_hyperparams(),
         train=dict(steps=schedules.PAPER_TOTAL_STEPS, batch_size=hp.batch_size,

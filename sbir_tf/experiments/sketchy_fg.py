@@ -3,6 +3,8 @@
     python -m sbir_tf.experiments.sketchy_fg --data_dir /path/to/sketchy --config paper      # the paper's run (GPU)
     python -m sbir_tf.experiments.sketchy_fg                                                  # synthetic data, cpu
     python -m sbir_tf.experiments.sketchy_fg --data_dir shared/data/sketchy_mini --config cpu --steps 300
+    python -m sbir_tf.experiments.sketchy_fg --prepared_dir /path/to/tfds --config paper   # records from
+                                                                                  # python -m sbir_tf.data.prepare
 
 ``--data_dir`` is a Sketchy root (``256x256/{sketch,photo}/tx_000000000000/<class>/...`` and ``info/testset.txt``).
 Without it the embedded synthetic dataset is used with the ``cpu`` preset (64 px, HED weights), which finishes in a

@@ -3,6 +3,7 @@
     python -m sbir_tf.experiments.sketchy_zs                      # offline: synthetic set, cpu preset, ~2 min
     python -m sbir_tf.experiments.sketchy_zs --data_dir /path/to/sketchy --split sempcyc25 --weights hed \\
         --ablation full --seed 0 --output_dir runs/sketchy_full_s0
+    python -m sbir_tf.experiments.sketchy_zs --prepared_dir /path/to/tfds --split sempcyc25   # prepared records
 
 Splits: sempcyc25 (default), sake25, eccv21. Features are cached per (dataset, domain, weights, image size), so
 every ablation / seed / semantics run after the first reuses them. See ``sbir_tf.experiments.zs_common``.

@@ -27,6 +27,8 @@ from sbir_tf.experiments import zs_presets
 METRIC_KEYS = ("mAP@all", "P@100", "mAP@200", "P@200")
 TEXT_SEMANTICS = ("glove", "word2vec")
 HIERARCHY_SEMANTICS = ("path", "jcn")
+#: ``--semantics`` values shown in the help: Table 3 of WAD-CMSN (one text model and/or one hierarchy measure)
+SEMANTICS_EXAMPLES = ("w2v", "glove", "path", "jcn", "w2v+path", "w2v+jcn", "glove+path", "glove+jcn")
 
 
 # ----------------------------------------------------------------------------------------------------- protocol
@@ -88,13 +90,43 @@ def _read_real(cfg: Config, root: str):
     return read_dataset(reader, root), reader
 
 
+#: readers with a TFDS builder of the same name (``sbir_tf.data.tfds_builders``), per dataset
+PREPARED_READERS = {"sketchy": ("sketchy_extended", "sketchy"), "tuberlin": ("tuberlin_extended",)}
+
+
+def uses_real_data(cfg: Config) -> bool:
+    """True when the run reads a real dataset (raw folder ``data.dir`` or prepared records ``data.prepared_dir``)."""
+    return cfg.data.dir is not None or bool(cfg.data.get("prepared_dir"))
+
+
+def _read_prepared(cfg: Config, data_dir: str):
+    """The index from prepared TFDS records; reader ``auto``: ``sketchy_extended`` when prepared, else ``sketchy``
+    (TU-Berlin: ``tuberlin_extended``)."""
+    from sbir_tf.data.tfds_builders import load_prepared
+
+    names = PREPARED_READERS[cfg.dataset]
+    reader = cfg.data.reader
+    if reader != "auto":
+        if reader not in names:
+            raise ValueError(f"data.reader={reader!r} has no prepared records for {cfg.dataset}; choose one of "
+                             f"{names} or auto")
+        return load_prepared(reader, data_dir), reader
+    for name in names[:-1]:
+        try:
+            return load_prepared(name, data_dir), name
+        except DataError:
+            print(f"[zs] no prepared {name!r} records in {data_dir}: using {names[-1]!r}", file=sys.stderr)
+    return load_prepared(names[-1], data_dir), names[-1]
+
+
 def load_protocol(cfg: Config) -> Protocol:
-    """Dataset + zero-shot split for ``cfg`` (real data under ``cfg.data.dir``, or the synthetic set with the
-    seeded ``"synthetic"`` split of its classes from ``sbir_tf.data.splits``)."""
+    """Dataset + zero-shot split for ``cfg`` (prepared records in ``cfg.data.prepared_dir``, real data under
+    ``cfg.data.dir``, or the synthetic set with the seeded ``"synthetic"`` split of its classes from
+    ``sbir_tf.data.splits``)."""
     from sbir_tf.data.registry import read_dataset
     from sbir_tf.data.splits import zero_shot_split
 
-    if cfg.data.dir is None:
+    if not uses_real_data(cfg):
         from sbir_tf.data.synthetic import default_root
 
         root = default_root()
@@ -105,9 +137,13 @@ def load_protocol(cfg: Config) -> Protocol:
         if cfg.data.split not in zs_presets.SPLITS[cfg.dataset]:
             raise ValueError(f"split {cfg.data.split!r} is not a {cfg.dataset} split; choose one of "
                              f"{zs_presets.SPLITS[cfg.dataset]}")
-        index, reader = _read_real(cfg, cfg.data.dir)
+        if cfg.data.get("prepared_dir"):
+            index, reader = _read_prepared(cfg, cfg.data.prepared_dir)
+            notes = {"source": f"prepared:{reader}", "root": str(index.root)}
+        else:
+            index, reader = _read_real(cfg, cfg.data.dir)
+            notes = {"source": reader, "root": str(cfg.data.dir)}
         split = zero_shot_split(index, cfg.data.split)
-        notes = {"source": reader, "root": str(cfg.data.dir)}
     notes["rule"] = getattr(split, "rule", "")
     test = list(getattr(split, "test", None) or split.unseen)
     if cfg.eval.test_classes == "unseen":
@@ -163,7 +199,7 @@ def class_semantic_matrix(cfg: Config, protocol: Protocol, classes: Sequence[str
 
 # ----------------------------------------------------------------------------------------------------- features
 def feature_settings(cfg: Config) -> tuple[int, object]:
-    size = cfg.features.image_size if cfg.data.dir is not None else cfg.features.synthetic_image_size
+    size = cfg.features.image_size if uses_real_data(cfg) else cfg.features.synthetic_image_size
     return int(size), cfg.features.weights
 
 
@@ -373,10 +409,15 @@ def build_parser(dataset: str) -> argparse.ArgumentParser:
         prog=f"python -m sbir_tf.experiments.{dataset}_zs",
         description=f"Zero-shot SBIR with WAD-CMSN on {dataset} (no --data_dir: offline synthetic set).")
     p.add_argument("--data_dir", default=None, help="dataset root; omitted: the synthetic set (offline)")
+    p.add_argument("--prepared_dir", default=None,
+                   help="TFDS data_dir holding prepared records (python -m sbir_tf.data.prepare); read instead of "
+                        "--data_dir")
     p.add_argument("--dataset_reader", default=None,
                    help="reader name (default auto: sketchy_extended when its photo folder exists, else sketchy)")
     p.add_argument("--split", default=None, choices=zs_presets.SPLITS[dataset])
-    p.add_argument("--semantics", default=None, help="e.g. glove, w2v, path, jcn, glove+path, w2v+path+jcn")
+    p.add_argument("--semantics", default=None,
+                   help=f"side information (Table 3): one text model and/or one hierarchy measure, e.g. "
+                        f"{', '.join(SEMANTICS_EXAMPLES)} (default {zs_presets.DEFAULT_SEMANTICS})")
     p.add_argument("--ablation", default=None,
                    help=f"one of {sorted(zs_presets.ABLATIONS)} (aliases {sorted(zs_presets.ABLATION_ALIASES)})")
     p.add_argument("--config", default="cpu", choices=zs_presets.PRESETS)
@@ -397,6 +438,8 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> Config:
     cfg = zs_presets.get_config(args.config, dataset=dataset)
     if args.data_dir is not None:
         cfg.data.dir = str(args.data_dir)
+    if getattr(args, "prepared_dir", None):
+        cfg.data.prepared_dir = str(args.prepared_dir)
     if args.dataset_reader:
         cfg.data.reader = args.dataset_reader
     if args.split:
@@ -424,7 +467,7 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> Config:
 
 
 def default_output_dir(cfg: Config) -> Path:
-    split = cfg.data.split if cfg.data.dir is not None else "synthetic"
+    split = cfg.data.split if uses_real_data(cfg) else "synthetic"
     sem = cfg.semantics.spec.replace("+", "-")
     return Path("runs") / f"{cfg.dataset}_zs_{cfg.name}_{split}_{cfg.ablation.replace('+', '-')}_{sem}_s{cfg.train.seed}"
 

@@ -43,8 +43,9 @@ def base_config(dataset: str = "sketchy") -> Config:
         name="paper",
         dataset=dataset,
         ablation="full",
-        # no data.dir: the offline synthetic Sketchy-layout set with the seeded "synthetic" class split
-        data=dict(dir=None, reader="auto", split=DEFAULT_SPLITS[dataset]),
+        # no data.dir: the offline synthetic Sketchy-layout set with the seeded "synthetic" class split;
+        # prepared_dir: TFDS data_dir of prepared records (sbir_tf.data.prepare), read instead of data.dir
+        data=dict(dir=None, prepared_dir=None, reader="auto", split=DEFAULT_SPLITS[dataset]),
         features=dict(weights="imagenet", image_size=224, synthetic_image_size=224, load_size=None, batch_size=32,
                       cache_dir=None, refresh=False),
         semantics=dict(spec=DEFAULT_SEMANTICS, dim=M.SEMANTIC_DIM, seed=0),

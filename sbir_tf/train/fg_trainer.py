@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from typing import Callable, Iterator, Mapping
 
 import keras
@@ -27,16 +28,9 @@ from sbir_tf.train.checkpoints import Checkpointer
 from sbir_tf.train.progress import Progress
 from sbir_tf.train.schedules import Stage, stage_at
 from sbir_tf.train.strategy import inner_optimizer, scale_to_global_batch
+from sbir_tf.train.summaries import write_scalar
 
 TERMS = ("cls", "rec", "tri")
-
-
-def summary_scalar(name: str, value: float, step: int) -> None:
-    """Write a TensorBoard scalar with the default writer (what ``tf.summary.scalar`` writes, without needing the
-    ``tensorboard`` package at training time)."""
-    metadata = tf.compat.v1.SummaryMetadata(
-        plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars"))
-    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=metadata)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -233,8 +227,8 @@ class FGTrainer:
                     if summary_writer is not None:
                         with summary_writer.as_default(step=done):
                             for k in ("total", *TERMS):
-                                summary_scalar(f"loss/{k}", terms[k], done)
-                            summary_scalar("lr", lr, done)
+                                write_scalar(f"loss/{k}", terms[k], done)
+                            write_scalar("lr", lr, done)
                 if on_eval is not None and eval_every and done % eval_every == 0 and done != total_steps:
                     self._log_eval(on_eval(done), done, summary_writer)
                 if checkpointer is not None and (done % max(checkpoint_every, 1) == 0 or done == total_steps):
@@ -254,7 +248,7 @@ class FGTrainer:
             return
         with summary_writer.as_default(step=step):
             for k, v in values.items():
-                summary_scalar(f"val/{k}", float(v), step)
+                write_scalar(f"val/{k}", float(v), step)
 
 
 def make_adam(learning_rate, beta_1: float, beta_2: float, epsilon: float) -> keras.optimizers.Adam:
@@ -262,15 +256,28 @@ def make_adam(learning_rate, beta_1: float, beta_2: float, epsilon: float) -> ke
     return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
 
 
+_FORWARD: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _inference_fn(encoder):
+    """One ``tf.function`` per encoder (kept while the encoder lives), so repeated evaluations do not retrace."""
+    fn = _FORWARD.get(encoder)
+    if fn is None:
+        ref = weakref.ref(encoder)  # the cached function must not keep its encoder alive
+
+        @tf.function(reduce_retracing=True)
+        def fn(x):
+            return tf.cast(ref()(x, training=False), tf.float32)
+
+        _FORWARD[encoder] = fn
+    return fn
+
+
 def embed(encoder, images: tf.data.Dataset | np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Deployment embeddings (Eq. 6, Pang et al. 2017): the encoder alone, inference mode, float32 numpy."""
     if isinstance(images, np.ndarray):
         images = tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
-
-    @tf.function(reduce_retracing=True)
-    def forward(x):
-        return tf.cast(encoder(x, training=False), tf.float32)
-
+    forward = _inference_fn(encoder)
     chunks = [forward(x).numpy() for x in images]
     if not chunks:
         return np.zeros((0, 0), np.float32)

@@ -36,6 +36,7 @@ from sbir_tf.losses import wadcmsn as L
 from sbir_tf.models.wadcmsn import WADCMSN
 from sbir_tf.train.checkpoints import Checkpointer
 from sbir_tf.train.progress import Progress
+from sbir_tf.train.summaries import write_scalar
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -94,13 +95,6 @@ class PairSampler:
         labels = self.sketch_labels[sk]
         return {"x": self.sketch_features[sk], "y": self.photo_features[ph], "s": self.semantics[labels],
                 "label": labels.astype(np.int32)}
-
-
-def write_scalar(name: str, value: float, step: int) -> None:
-    """A TensorBoard scalar through the default writer, written as ``tf.summary.scalar`` would but without needing
-    the ``tensorboard`` package installed."""
-    metadata = tf.compat.v1.SummaryMetadata(plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars"))
-    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=metadata)
 
 
 def _finite(values) -> tf.Tensor:

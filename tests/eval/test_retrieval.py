@@ -95,6 +95,16 @@ def test_brute_force_index_cosine_and_validation():
         retrieval.BruteForceIndex(np.zeros((0, 3), np.float32))
 
 
+def test_search_args_shared_by_the_indexes():
+    q, k = retrieval._search_args([1, 2, 3], 2.0, size=5, dim=3)  # one 1-D query -> [1, D]
+    assert q.shape == (1, 3) and q.dtype == np.float32 and k == 2 and isinstance(k, int)
+    with pytest.raises(ValueError, match="dimension 2 but the index holds dimension 3"):
+        retrieval._search_args(np.zeros((4, 2)), 1, size=5, dim=3)
+    for bad_k in (0, 6):
+        with pytest.raises(ValueError, match=r"k must be in \[1, 5\]"):
+            retrieval._search_args(np.zeros((4, 3)), bad_k, size=5, dim=3)
+
+
 def test_faiss_index_agrees_with_brute_force_when_available():
     if not retrieval.faiss_available():
         with pytest.raises(ImportError, match="faiss"):

@@ -55,6 +55,24 @@ def test_cli_smoke_on_synthetic_writes_every_artefact(tmp_path):
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 3
 
 
+def test_qmul_fg_smoke_on_tiny_qmul_v1(tmp_path):
+    """qmul_fg end to end on a generated QMUL-V1 folder (array-backed sketches and edge maps): the gallery is
+    exactly the test pairs' edge maps, one query sketch per test pair."""
+    from sbir_tf.experiments import qmul_fg
+    from tests.data.helpers import make_tiny_qmul_v1
+
+    root = make_tiny_qmul_v1(tmp_path / "qmul", category="shoes", n_train=4, n_test=3)
+    out = tmp_path / "run"
+    metrics = qmul_fg.main(["--data_dir", str(root), "--category", "shoes", "--config", "smoke",
+                            "--output_dir", str(out)])
+    m = assert_artefacts(out)
+    assert m == metrics
+    assert m["dataset"] == "qmul_v1" and m["category"] == "shoes" and m["classes"] == 1
+    assert m["gallery_size"] == m["queries"] == 3 and m["train_sketches"] == m["train_photos"] == 4
+    assert m["distractors"] == 0
+    assert m["chance"]["acc@1"] == pytest.approx(1 / 3) and m["acc@5"] == m["acc@10"] == 1.0  # K >= gallery
+
+
 @pytest.mark.slow  # ~90 s: embeds the whole sketchy_mini gallery (~2,800 photos)
 def test_cli_smoke_on_sketchy_mini(tmp_path, sketchy_mini_root):
     out = tmp_path / "mini"

@@ -72,6 +72,15 @@ def test_semantics_spec_parsing():
         zs_common.parse_semantics("glove+bert")
 
 
+def test_semantics_help_lists_only_accepted_specs():
+    help_text = " ".join(zs_common.build_parser("sketchy").format_help().split())
+    assert "w2v+path+jcn" not in help_text
+    for spec in zs_common.SEMANTICS_EXAMPLES:
+        assert spec in help_text
+        text, hierarchy = zs_common.parse_semantics(spec)
+        assert (text is not None) + (hierarchy is not None) == len(spec.split("+"))
+
+
 def test_bad_splits_are_clear_errors():
     avail = ["a", "b", "c", "d"]
     with pytest.raises(DataError, match="both seen and unseen: \\['c'\\]"):

@@ -183,3 +183,20 @@ def test_kill_and_resume_equals_straight_run_with_dropout(tmp_path):
     for a, b in zip(straight.sketch_encoder.variables + straight.decoder.variables,
                     model.sketch_encoder.variables + model.decoder.variables):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
+
+
+def test_embed_reuses_one_traced_function_per_encoder():
+    """Repeated evaluations (validation every N steps) do not retrace; the cache does not keep encoders alive."""
+    import gc
+
+    from sbir_tf.train import fg_trainer
+
+    enc = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    x = np.random.default_rng(0).random((10, 4)).astype(np.float32)
+    for n in (5, 7, 3, 10, 5):
+        np.testing.assert_allclose(fg_trainer.embed(enc, x[:n], batch_size=4), enc(x[:n]).numpy(), rtol=1e-6)
+    assert fg_trainer._inference_fn(enc).experimental_get_tracing_count() <= 2  # full and partial batch shapes
+    before = len(fg_trainer._FORWARD)
+    del enc
+    gc.collect()
+    assert len(fg_trainer._FORWARD) == before - 1

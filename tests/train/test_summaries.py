@@ -1,0 +1,54 @@
+"""Scalar summaries (the one helper both trainers use) and the shared CPU-model lookup."""
+import numpy as np
+import tensorflow as tf
+
+from sbir_tf.train import fg_trainer, run_dir, zs_trainer
+from sbir_tf.train.summaries import SCALARS_PLUGIN, write_scalar
+
+
+def test_write_scalar_event_reads_back_as_a_scalars_plugin_value(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        write_scalar("loss/total", 1.25, step=3)
+        write_scalar("lr", 1e-4, step=7)
+    writer.flush()
+    found = {}
+    for path in tmp_path.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                found[v.tag] = (event.step, float(tf.make_ndarray(v.tensor)), v.metadata.plugin_data.plugin_name)
+    assert found["loss/total"] == (3, 1.25, SCALARS_PLUGIN)
+    assert found["lr"][0] == 7 and np.isclose(found["lr"][1], 1e-4) and found["lr"][2] == "scalars"
+
+
+def test_both_trainers_use_the_shared_helper():
+    assert fg_trainer.write_scalar is write_scalar and zs_trainer.write_scalar is write_scalar
+
+
+def test_cpu_model_is_shared_with_the_benchmarks():
+    from benchmarks import run
+
+    name = run_dir.cpu_model()
+    assert isinstance(name, str) and name
+    assert run.cpu_model is run_dir.cpu_model
+    assert run_dir.environment()["cpu"] == name
+
+
+def test_write_scalar_matches_tf_summary_scalar_when_tensorboard_is_installed(tmp_path):
+    """With ``tensorboard`` installed, ``tf.summary.scalar`` exists; both writers give the same event."""
+    import pytest
+
+    pytest.importorskip("tensorboard")
+
+    def events(folder, fn):
+        writer = tf.summary.create_file_writer(str(folder))
+        with writer.as_default():
+            fn("acc@1", 0.5, step=2)
+        writer.flush()
+        (path,) = folder.glob("events.out.tfevents.*")
+        return [(e.step, v.tag, tf.make_ndarray(v.tensor).item(), v.metadata.plugin_data.plugin_name)
+                for e in tf.compat.v1.train.summary_iterator(str(path)) for v in e.summary.value]
+
+    ours = events(tmp_path / "a", write_scalar)
+    theirs = events(tmp_path / "b", tf.summary.scalar)
+    assert ours == theirs == [(2, "acc@1", 0.5, "scalars")]
