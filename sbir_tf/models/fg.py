@@ -268,6 +268,10 @@ class FGModel(tf.Module):
         """Photo images ``[B, S, S, 3]`` -> ``[B, D]`` float32 unit-norm embeddings."""
         return self.photo_encoder(x, training=training)
 
+    def embed_triplet(self, sketch, positive, negative, training: bool = False):
+        """``(E(x_s), E(x_p+), E(x_p-))``: see :func:`embed_triplet`."""
+        return embed_triplet(self, sketch, positive, negative, training=training)
+
     def forward(self, sketch, positive, negative, training: bool = False) -> dict:
         """Everything the losses of :mod:`sbir_tf.losses.fg` need for one triplet batch.
 
@@ -275,9 +279,7 @@ class FGModel(tf.Module):
         logits_negative`` and, with a decoder, ``recon_from_sketch = D(E(x_s))`` and ``recon_from_positive =
         D(E(x_p+))`` (``None`` without a decoder).
         """
-        emb_s = self.embed_sketch(sketch, training=training)
-        emb_p = self.embed_photo(positive, training=training)
-        emb_n = self.embed_photo(negative, training=training)
+        emb_s, emb_p, emb_n = self.embed_triplet(sketch, positive, negative, training=training)
         out = {"emb_sketch": emb_s, "emb_positive": emb_p, "emb_negative": emb_n,
                "logits_sketch": self.classifier(emb_s, training=training),
                "logits_positive": self.classifier(emb_p, training=training),
@@ -287,6 +289,22 @@ class FGModel(tf.Module):
             out["recon_from_sketch"] = self.decoder(emb_s, training=training)
             out["recon_from_positive"] = self.decoder(emb_p, training=training)
         return out
+
+
+def embed_triplet(model, sketch, positive, negative, training: bool = False):
+    """``(E(x_s), E(x_p+), E(x_p-))`` of a triplet batch with as few encoder calls as the sharing allows.
+
+    ``siamese``: one call on the three batches stacked (one large batch keeps the conv kernels busy); otherwise one
+    sketch call and one call on positives and negatives stacked. The encoders have no batch statistics, so stacking
+    changes nothing but speed. ``model`` needs ``sketch_encoder`` and ``photo_encoder``.
+    """
+    n = tf.shape(sketch)[0]
+    if model.sketch_encoder is model.photo_encoder:
+        z = model.sketch_encoder(tf.concat([sketch, positive, negative], axis=0), training=training)
+        return z[:n], z[n:2 * n], z[2 * n:]
+    z_s = model.sketch_encoder(sketch, training=training)
+    z_pn = model.photo_encoder(tf.concat([positive, negative], axis=0), training=training)
+    return z_s, z_pn[:n], z_pn[n:]
 
 
 def build_fg_model(cfg: Mapping | None = None, num_classes: int = 125, image_size: int = 224) -> FGModel:

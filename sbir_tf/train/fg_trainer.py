@@ -82,10 +82,9 @@ def pang_loss_terms(model, batch: Mapping[str, tf.Tensor], weights: Mapping[str,
     (a frozen decoder: batch-norm statistics untouched), default: ``training``.
     """
     from sbir_tf.losses import fg as fg_losses
+    from sbir_tf.models.fg import embed_triplet
 
-    z_s = model.sketch_encoder(batch["sketch"], training=training)
-    z_p = model.photo_encoder(batch["positive"], training=training)
-    z_n = model.photo_encoder(batch["negative"], training=training)
+    z_s, z_p, z_n = embed_triplet(model, batch["sketch"], batch["positive"], batch["negative"], training=training)
     zero = tf.constant(0.0, tf.float32)
     terms = {"cls": zero, "rec": zero, "tri": zero}
     if weights.get("cls", 0.0):

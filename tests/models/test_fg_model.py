@@ -202,3 +202,15 @@ def test_imagenet_fc_layers_load_only_where_shapes_fit(monkeypatch):
     assert "fc2" in loaded and "fc1" not in loaded and "block1_conv1" in loaded
     head = model.photo_encoder.get_layer("shared_head")
     np.testing.assert_array_equal(head.get_layer("fc2").kernel.numpy(), fake["fc2"][0])
+
+
+@pytest.mark.parametrize("sharing", ["siamese", "heterogeneous"])
+def test_stacked_triplet_embedding_equals_separate_calls(sharing):
+    """``embed_triplet`` stacks the encoder calls for speed; the embeddings must equal one call per branch."""
+    model = build_fg_model({**SMALL, "sharing": sharing, "use_decoder": False}, num_classes=3, image_size=32)
+    rng = np.random.default_rng(1)
+    s, p, n = (rng.normal(size=(2, 32, 32, 3)).astype("float32") for _ in range(3))
+    z_s, z_p, z_n = model.embed_triplet(s, p, n, training=False)
+    np.testing.assert_allclose(z_s, model.embed_sketch(s), atol=1e-5)
+    np.testing.assert_allclose(z_p, model.embed_photo(p), atol=1e-5)
+    np.testing.assert_allclose(z_n, model.embed_photo(n), atol=1e-5)
