@@ -178,6 +178,27 @@ def parse_semantics(spec: str) -> tuple[str | None, str | None]:
     return (text[0] if text else None), (hier[0] if hier else None)
 
 
+SEMANTIC_NORMALIZATIONS = ("none", "l2", "center_l2")
+
+
+def normalize_semantics(matrix: np.ndarray, seen_rows: Sequence[int], mode: str) -> np.ndarray:
+    """Scale the class semantic vectors s that the generators are matched against (Eq. 8 targets).
+
+    ``"none"``: the auto-encoder's codes as they are. ``"l2"``: each class vector divided by its l2 norm.
+    ``"center_l2"`` (default): the mean of the *seen* classes' vectors subtracted first, then l2 normalisation, so
+    classes differ in direction rather than by a few hundredths on a common offset. Unseen classes are shifted by
+    the same seen-class mean (no unseen information is used to fit it).
+    """
+    if mode not in SEMANTIC_NORMALIZATIONS:
+        raise ValueError(f"semantics.normalize must be one of {SEMANTIC_NORMALIZATIONS}, got {mode!r}")
+    matrix = np.asarray(matrix, np.float32)
+    if mode == "center_l2":
+        matrix = matrix - matrix[list(seen_rows)].mean(axis=0, keepdims=True)
+    if mode in ("l2", "center_l2"):
+        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return matrix
+
+
 def class_semantic_matrix(cfg: Config, protocol: Protocol, classes: Sequence[str]) -> tuple[np.ndarray, dict]:
     """[len(classes), dim] side information from SEM's ``class_semantics`` (errors name the missing class)."""
     from sbir_tf.semantics.side_info import class_semantics
@@ -187,7 +208,10 @@ def class_semantic_matrix(cfg: Config, protocol: Protocol, classes: Sequence[str
     matrix, info = class_semantics(list(classes), wnids=wnids, dataset=protocol.semantics_dataset, text=text,
                                    hierarchy=hierarchy, seen=protocol.seen, dim=int(cfg.semantics.dim),
                                    seed=int(cfg.semantics.seed))
-    matrix = np.asarray(matrix, np.float32)
+    seen = set(protocol.seen)
+    matrix = normalize_semantics(matrix, [i for i, c in enumerate(classes) if c in seen],
+                                 cfg.semantics.get("normalize", "none"))
+    info = {**info, "normalize": cfg.semantics.get("normalize", "none")}
     if matrix.shape != (len(classes), int(cfg.model.semantic_dim)):
         raise ValueError(f"class semantics have shape {matrix.shape}, expected ({len(classes)}, "
                          f"{cfg.model.semantic_dim}) (semantics.dim must equal model.semantic_dim)")
@@ -201,6 +225,24 @@ def class_semantic_matrix(cfg: Config, protocol: Protocol, classes: Sequence[str
 def feature_settings(cfg: Config) -> tuple[int, object]:
     size = cfg.features.image_size if uses_real_data(cfg) else cfg.features.synthetic_image_size
     return int(size), cfg.features.weights
+
+
+FEATURE_NORMALIZATIONS = ("none", "l2")
+
+
+def normalize_features(features: np.ndarray, mode: str) -> np.ndarray:
+    """Scale visual features before they reach the generators and the raw-feature baseline.
+
+    ``"none"``: as extracted (GAP of conv5_3; WAD-CMSN gives no normalisation). ``"l2"``: each 512-d feature divided
+    by its l2 norm. With ``hed`` weights the sketch features are ~3.5x the photo features in norm (about 530 vs
+    150), which the raw features carry into the adversarial and identity terms.
+    """
+    if mode not in FEATURE_NORMALIZATIONS:
+        raise ValueError(f"features.normalize must be one of {FEATURE_NORMALIZATIONS}, got {mode!r}")
+    features = np.asarray(features, np.float32)
+    if mode == "l2":
+        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    return features
 
 
 def dataset_features(cfg: Config, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +259,8 @@ def dataset_features(cfg: Config, protocol: Protocol) -> tuple[np.ndarray, np.nd
                                      load_size=cfg.features.load_size, batch_size=int(cfg.features.batch_size),
                                      refresh=bool(cfg.features.refresh), desc=f"{domain} features"))
         print(f"[zs] {domain} features: {out[-1].shape} from {path}", file=sys.stderr)
-    return out[0], out[1]
+    mode = cfg.features.get("normalize", "none")
+    return normalize_features(out[0], mode), normalize_features(out[1], mode)
 
 
 def _select(records: Sequence[Record], feats: np.ndarray, classes: Sequence[str]):

@@ -47,8 +47,12 @@ def base_config(dataset: str = "sketchy") -> Config:
         # prepared_dir: TFDS data_dir of prepared records (sbir_tf.data.prepare), read instead of data.dir
         data=dict(dir=None, prepared_dir=None, reader="auto", split=DEFAULT_SPLITS[dataset]),
         features=dict(weights="imagenet", image_size=224, synthetic_image_size=224, load_size=None, batch_size=32,
-                      cache_dir=None, refresh=False),
-        semantics=dict(spec=DEFAULT_SEMANTICS, dim=M.SEMANTIC_DIM, seed=0),
+                      cache_dir=None, refresh=False,
+                      # per-feature scaling before the generators; the paper is silent (README, fidelity section)
+                      normalize="none"),
+        # normalize: how the 64-d class vectors s are scaled before the generators are matched to them; the
+        # auto-encoder's codes are small (norm ~0.07, classes ~0.03 apart), the paper is silent (README, fidelity)
+        semantics=dict(spec=DEFAULT_SEMANTICS, dim=M.SEMANTIC_DIM, seed=0, normalize="center_l2"),
         model=dict(visual_dim=M.VISUAL_DIM, semantic_dim=M.SEMANTIC_DIM, generator_hidden=list(M.GENERATOR_HIDDEN),
                    critic_hidden=list(M.CRITIC_HIDDEN), generator_dropout=M.GENERATOR_DROPOUT,
                    leaky_slope=M.LEAKY_SLOPE),

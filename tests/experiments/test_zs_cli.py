@@ -105,3 +105,26 @@ def test_default_cpu_cli_runs(tmp_path):
     assert rc == 0
     m = json.loads((tmp_path / "cpu" / "metrics.json").read_text())
     assert np.isfinite(m["wadcmsn"]["mAP@all"])
+
+
+def test_feature_normalization_modes():
+    from sbir_tf.experiments.zs_common import normalize_features
+
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [1.0, 0.0]], np.float32)
+    np.testing.assert_allclose(normalize_features(x, "none"), x)
+    np.testing.assert_allclose(normalize_features(x, "l2"), [[0.6, 0.8], [0.0, 0.0], [1.0, 0.0]], atol=1e-7)
+    with pytest.raises(ValueError, match="features.normalize"):
+        normalize_features(x, "zscore")
+
+
+def test_semantic_normalization_centres_on_seen_classes_only():
+    from sbir_tf.experiments.zs_common import normalize_semantics
+
+    s = np.array([[1.0, 1.0], [1.0, 3.0], [5.0, 1.0]], np.float32)  # rows 0, 1 seen; row 2 unseen
+    np.testing.assert_allclose(normalize_semantics(s, [0, 1], "none"), s)
+    np.testing.assert_allclose(normalize_semantics(s, [0, 1], "l2")[0], [2 ** -0.5, 2 ** -0.5], atol=1e-6)
+    # seen mean (1, 2): (0, -1), (0, 1), (4, -1) -> unit vectors
+    expected = np.array([[0, -1], [0, 1], [4 / 17 ** 0.5, -1 / 17 ** 0.5]], np.float32)
+    np.testing.assert_allclose(normalize_semantics(s, [0, 1], "center_l2"), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="semantics.normalize"):
+        normalize_semantics(s, [0, 1], "pca")
