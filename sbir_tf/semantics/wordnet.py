@@ -109,14 +109,36 @@ def _nltk_wordnet():
         return None
 
 
+def _download_nltk_wordnet():
+    """Last resort where the network allows: nltk's own downloader (``wordnet``); ``None`` when that fails.
+
+    Skipped when ``$SBIR_TF_NO_DOWNLOAD`` is set (offline machines, CI).
+    """
+    if os.environ.get("SBIR_TF_NO_DOWNLOAD"):
+        return None
+    import nltk
+
+    try:
+        if not nltk.download("wordnet", quiet=True, raise_on_error=True):
+            return None
+    except Exception:  # no network, proxy refusal, ...: report WordNet as unavailable instead
+        return None
+    return _nltk_wordnet()
+
+
 @functools.lru_cache(maxsize=1)
 def get_wordnet():
-    """A working nltk WordNet reader (cached): nltk's own corpus if installed, else the offline WordNet 3.0 folder."""
+    """A working nltk WordNet reader (cached): nltk's own corpus if installed, else the offline WordNet 3.0 folder
+    (Debian's ``wordnet-base``), else nltk's download of its corpus where the network allows."""
     if os.environ.get("SBIR_TF_WORDNET_DIR") is None:
         wn = _nltk_wordnet()
         if wn is not None:
             return wn
     db_dir = wordnet_database_dir()
+    if db_dir is None and os.environ.get("SBIR_TF_WORDNET_DIR") is None:
+        wn = _download_nltk_wordnet()
+        if wn is not None:
+            return wn
     if db_dir is None:
         raise WordNetUnavailable(
             "WordNet not found: install nltk's corpus (python -m nltk.downloader wordnet) or a WordNet 3.0 "

@@ -157,3 +157,30 @@ def test_embeddings_are_float32_matrix():
     s = [WN.synset("dog.n.01")]
     e = H.hierarchy_embeddings(s, H.hierarchy_nodes(s), "path")
     assert e.dtype == np.float32 and e.shape == (1, 15)
+
+
+def test_missing_wordnet_tries_nltk_download_only_when_allowed(monkeypatch):
+    """No nltk corpus and no database folder: nltk's downloader is the last resort, and SBIR_TF_NO_DOWNLOAD
+    forbids it; either way a failure is a clear WordNetUnavailable."""
+    import nltk
+
+    from sbir_tf.semantics import wordnet as W
+
+    calls = []
+    monkeypatch.setattr(W, "_nltk_wordnet", lambda: None)
+    monkeypatch.setattr(W, "wordnet_database_dir", lambda: None)
+    monkeypatch.delenv("SBIR_TF_WORDNET_DIR", raising=False)
+    monkeypatch.setattr(nltk, "download", lambda name, **kw: calls.append(name) or False)
+    try:
+        W.get_wordnet.cache_clear()
+        monkeypatch.setenv("SBIR_TF_NO_DOWNLOAD", "1")
+        with pytest.raises(W.WordNetUnavailable, match="wordnet-base"):
+            W.get_wordnet()
+        assert calls == []
+        W.get_wordnet.cache_clear()
+        monkeypatch.delenv("SBIR_TF_NO_DOWNLOAD")
+        with pytest.raises(W.WordNetUnavailable):
+            W.get_wordnet()
+        assert calls == ["wordnet"]
+    finally:
+        W.get_wordnet.cache_clear()
