@@ -178,30 +178,9 @@ def parse_semantics(spec: str) -> tuple[str | None, str | None]:
     return (text[0] if text else None), (hier[0] if hier else None)
 
 
-SEMANTIC_NORMALIZATIONS = ("none", "l2", "center_l2")
-
-
-def normalize_semantics(matrix: np.ndarray, seen_rows: Sequence[int], mode: str) -> np.ndarray:
-    """Scale the class semantic vectors s that the generators are matched against (Eq. 8 targets).
-
-    ``"none"``: the auto-encoder's codes as they are. ``"l2"``: each class vector divided by its l2 norm.
-    ``"center_l2"`` (default): the mean of the *seen* classes' vectors subtracted first, then l2 normalisation, so
-    classes differ in direction rather than by a few hundredths on a common offset. Unseen classes are shifted by
-    the same seen-class mean (no unseen information is used to fit it).
-    """
-    if mode not in SEMANTIC_NORMALIZATIONS:
-        raise ValueError(f"semantics.normalize must be one of {SEMANTIC_NORMALIZATIONS}, got {mode!r}")
-    matrix = np.asarray(matrix, np.float32)
-    if mode == "center_l2":
-        matrix = matrix - matrix[list(seen_rows)].mean(axis=0, keepdims=True)
-    if mode in ("l2", "center_l2"):
-        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    return matrix
-
-
 def class_semantic_matrix(cfg: Config, protocol: Protocol, classes: Sequence[str]) -> tuple[np.ndarray, dict]:
     """[len(classes), dim] side information from SEM's ``class_semantics`` (errors name the missing class)."""
-    from sbir_tf.semantics.side_info import class_semantics
+    from sbir_tf.semantics.side_info import class_semantics, normalize_semantics
 
     text, hierarchy = parse_semantics(cfg.semantics.spec)
     wnids = protocol.index.notes.get("wnids")
@@ -239,10 +218,9 @@ def normalize_features(features: np.ndarray, mode: str) -> np.ndarray:
     """
     if mode not in FEATURE_NORMALIZATIONS:
         raise ValueError(f"features.normalize must be one of {FEATURE_NORMALIZATIONS}, got {mode!r}")
-    features = np.asarray(features, np.float32)
-    if mode == "l2":
-        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    return features
+    from sbir_tf.semantics.side_info import l2_normalize_rows
+
+    return l2_normalize_rows(features) if mode == "l2" else np.asarray(features, np.float32)
 
 
 def dataset_features(cfg: Config, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:

@@ -7,8 +7,9 @@ Examples::
     python -m sbir_tf.semantics.cli --classes dog,cat,hot_air_balloon --text glove --hierarchy jcn --out s.npz
 
 The ``.npz`` holds: ``classes`` (str), ``seen`` (bool mask), ``text`` ([n, d_text], or [n, 0] when not used),
-``hierarchy`` ([n, n_nodes] or [n, 0]), ``nodes`` (synset names), ``semantic`` ([n, dim] float32) and ``info_json``
-(the run's choices and statistics as JSON text).
+``hierarchy`` ([n, n_nodes] or [n, 0]), ``nodes`` (synset names), ``semantic`` ([n, dim] float32, the auto-encoder's
+codes), ``semantic_normalized`` (the same scaled by ``--normalize``: what the zero-shot jobs match against) and
+``info_json`` (the run's choices and statistics as JSON text).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sbir_tf.data.records import canonical_class_name
+from sbir_tf.semantics.side_info import SEMANTIC_NORMALIZATIONS, normalize_semantics
 
 SPLIT_LISTS = Path(__file__).resolve().parents[1] / "data" / "split_lists"
 
@@ -90,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ae-steps", type=int, default=None)
+    p.add_argument("--normalize", default="center_l2", choices=list(SEMANTIC_NORMALIZATIONS),
+                   help="scaling of 'semantic_normalized', the vectors the zero-shot jobs match against "
+                        "(semantics.normalize; centred on the seen classes, or on all classes without a split)")
     p.add_argument("--out", type=Path, required=True, help="output .npz")
     return p
 
@@ -124,7 +129,7 @@ def _run(args) -> int:
                             text=None if args.text == "none" else args.text, text_path=args.text_path,
                             hierarchy=None if args.hierarchy == "none" else args.hierarchy, seen=seen, dim=args.dim,
                             seed=args.seed, ae_steps=ae.AE_STEPS if args.ae_steps is None else args.ae_steps)
-    info = dict(side.info, split=args.split, root=str(args.root) if args.root else None)
+    info = dict(side.info, split=args.split, root=str(args.root) if args.root else None, normalize=args.normalize)
     n = len(side.classes)
     seen_set = set(side.seen)
     out = args.out if args.out.suffix == ".npz" else args.out.with_name(args.out.name + ".npz")
@@ -134,6 +139,9 @@ def _run(args) -> int:
              text=side.text if side.text is not None else np.zeros((n, 0), np.float32),
              hierarchy=side.hierarchy if side.hierarchy is not None else np.zeros((n, 0), np.float32),
              nodes=np.array(side.nodes, dtype=str), semantic=side.semantic,
+             semantic_normalized=normalize_semantics(
+                 side.semantic, [i for i, c in enumerate(side.classes) if c in seen_set or not seen_set],
+                 args.normalize),
              info_json=np.array(json.dumps(info, default=str)))
     os.replace(tmp, out)
     print(f"{n} classes ({len(seen_set)} seen), text={side.info.get('text_dim', 0)}-d, "

@@ -43,6 +43,25 @@ def l2_normalize_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+SEMANTIC_NORMALIZATIONS = ("none", "l2", "center_l2")
+
+
+def normalize_semantics(matrix: np.ndarray, seen_rows: Sequence[int], mode: str) -> np.ndarray:
+    """Scale the class semantic vectors s that the WAD-CMSN generators are matched against (Eq. 8 targets).
+
+    ``"none"``: the auto-encoder's codes as they are. ``"l2"``: each class vector divided by its l2 norm.
+    ``"center_l2"`` (the zero-shot jobs' default): the mean of the *seen* classes' vectors subtracted first, then l2
+    normalisation, so classes differ in direction rather than by a few hundredths on a common offset. Unseen classes
+    are shifted by the same seen-class mean (no unseen information is used to fit it).
+    """
+    if mode not in SEMANTIC_NORMALIZATIONS:
+        raise ValueError(f"semantics.normalize must be one of {SEMANTIC_NORMALIZATIONS}, got {mode!r}")
+    matrix = np.asarray(matrix, np.float32)
+    if mode == "center_l2":
+        matrix = matrix - matrix[list(seen_rows)].mean(axis=0, keepdims=True)
+    return l2_normalize_rows(matrix) if mode in ("l2", "center_l2") else matrix
+
+
 def _check_choice(value, choices, what):
     if value is not None and value not in choices:
         raise ValueError(f"unknown {what} {value!r}; expected one of {choices} or None")

@@ -118,7 +118,7 @@ def test_feature_normalization_modes():
 
 
 def test_semantic_normalization_centres_on_seen_classes_only():
-    from sbir_tf.experiments.zs_common import normalize_semantics
+    from sbir_tf.semantics.side_info import normalize_semantics
 
     s = np.array([[1.0, 1.0], [1.0, 3.0], [5.0, 1.0]], np.float32)  # rows 0, 1 seen; row 2 unseen
     np.testing.assert_allclose(normalize_semantics(s, [0, 1], "none"), s)

@@ -72,6 +72,13 @@ def test_cli_with_class_list(tmp_path):
     assert data["hierarchy"].shape == (4, len(data["nodes"]))
     info = json.loads(str(data["info_json"]))
     assert info["hierarchy_nodes"] == len(data["nodes"]) and info["text"] == "glove"
+    # the vectors the zero-shot jobs match against: centred on the three seen classes, unit norm
+    from sbir_tf.semantics.side_info import normalize_semantics
+
+    assert info["normalize"] == "center_l2"
+    np.testing.assert_allclose(data["semantic_normalized"], normalize_semantics(data["semantic"], [0, 1, 2],
+                                                                                "center_l2"), atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(data["semantic_normalized"], axis=1), 1.0, atol=1e-5)
 
 
 def test_cli_reports_missing_classes(tmp_path, capsys):
