@@ -1,13 +1,15 @@
 """Experiment records -> Markdown tables laid out like the papers' tables, published numbers beside ours.
 
-    python -m sbir_tf.experiments.report [--root experiments] [--out REPORT.md]
-    python -m sbir_tf.experiments.report --aggregate runs/zs_s0 runs/zs_s1 runs/zs_s2 --aggregate_out experiments/zs_full
+    python -m sbir_tf.experiments.report [--root experiments]        # print the report
+    python -m sbir_tf.experiments.report --out                       # write it to <root>/REPORT.md
+    python -m sbir_tf.experiments.report --out somewhere/REPORT.md
+    python -m sbir_tf.experiments.report --aggregate runs/s0 runs/s1 runs/s2 --aggregate_out experiments/zs_full
 
 A *record* is a folder holding ``metrics.json`` (plus ``config.json``, ``environment.json`` and ``figures/``, as
 ``sbir_tf.train.run_dir.RunDir`` writes them). Three kinds are read:
 
 * fine-grained (``fg_common.run_experiment``): ``acc@K``, ``chance``, ``variant``, ``sharing``, ``schedule``,
-  ``dataset``, ``image_size``, ``weights``, ``steps``, ...
+  ``dataset``, ``image_size``, ``weights``, ``steps``, ``seed``, ...
 * zero-shot (``zs_common.run``): ``wadcmsn`` / ``baseline_raw_features`` score dicts (``mAP@all``, ``P@100``,
   ``mAP@200``, ``P@200``), ``split``, ``semantics``, ``ablation``, ``features``, ``seed``, ...
 * multi-seed zero-shot (:func:`aggregate_runs`), schema::
@@ -19,17 +21,22 @@ A *record* is a folder holding ``metrics.json`` (plus ``config.json``, ``environ
        "dataset": .., "data": .., "split": .., "semantics": .., "ablation": .., "config": .., "features": ..,
        "steps": ..}
 
-  ``mean``/``std`` are over the seeds' WAD-CMSN scores (the baseline's for the ``raw_features`` ablation); ``std``
-  is the sample standard deviation (``ddof=1``; 0 for a single seed). Seed runs nested inside an aggregate's folder
-  or named in its ``runs`` are not reported again on their own.
+  Seed runs nested inside an aggregate's folder or named in its ``runs`` are not read again on their own.
 
-Every measured number is printed with what it was measured on (dataset, split, image size, weights, steps, device,
-preset) and a "comparable to paper" flag, so a CPU run on synthetic or mini data is never mistaken for a
-reproduction. Published numbers come only from :mod:`sbir_tf.experiments.paper_numbers`.
+Every record is split into its seeds' *runs* (an aggregate into the runs it lists), and runs that differ only by
+their seed are grouped: same kind, same setting (model, dataset, split, image size, weights, steps, preset) and the
+same ``config.json`` apart from ``train.seed``. A group is one table row; each number of ours is printed as
+``mean ± sample std (n=k)`` over its k seeds (``a (n=1)`` for one seed). The score of a zero-shot run is WAD-CMSN's,
+or the raw-feature nearest-neighbour baseline's for the ``raw_features`` ablation.
+
+Every measured row says what it was measured on (dataset, split, image size, weights, steps, seeds, preset,
+device, commit) and whether that is the paper's setting, so a CPU run on synthetic or mini data is never mistaken
+for a reproduction. Published numbers come only from :mod:`sbir_tf.experiments.paper_numbers`.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import sys
@@ -41,10 +48,15 @@ import numpy as np
 
 from sbir_tf.experiments import paper_numbers as P
 
-FG_KS = ("acc@1", "acc@5", "acc@10")
+FG_METRICS = ("acc@1", "acc@5", "acc@10", "chance acc@1")
 ZS_METRICS = ("mAP@all", "P@100", "mAP@200", "P@200")
+#: Prefix of the raw-feature nearest-neighbour scores that every zero-shot run measures beside its own.
+BASELINE = "raw-feature NN "
+ZS_TABLE_METRICS = ZS_METRICS + (BASELINE + "mAP@all", BASELINE + "P@100", "dimension")
 NO_RECORD = "—"
 KINDS = ("fine_grained", "zero_shot", "zero_shot_aggregate")
+#: The kind of record each paper's tables are about (aggregates count as zero-shot).
+PAPER_KIND = {"pang2017": "fine_grained", "wadcmsn2022": "zero_shot"}
 
 
 # ------------------------------------------------------------------------------------------------ records
@@ -125,7 +137,52 @@ def find_records(root: str | Path) -> tuple[list[Record], list[str]]:
     return kept, warnings
 
 
-# ------------------------------------------------------------------------------------------------ identity
+# ------------------------------------------------------------------------------------------------ runs
+@dataclass(frozen=True)
+class Run:
+    """One seed's numbers: the record they were read from, the seed and ``scores`` (metric name -> value)."""
+
+    record: Record
+    seed: object
+    scores: dict
+
+
+def family(record: Record) -> str:
+    """``fine_grained`` or ``zero_shot`` (single runs and aggregates alike)."""
+    return "fine_grained" if record.kind == "fine_grained" else "zero_shot"
+
+
+def _fg_scores(metrics: dict) -> dict:
+    scores = {k: v for k, v in metrics.items() if k.startswith("acc@")}
+    scores.update({f"chance {k}": v for k, v in (metrics.get("chance") or {}).items()})
+    return scores
+
+
+def _zs_scores(record: Record, source: dict) -> dict:
+    """A zero-shot run's scores from ``source`` (a metrics.json or one entry of an aggregate's ``runs``): the
+    model's (the baseline's for ``raw_features``), the baseline's under :data:`BASELINE` and the retrieval feature's
+    dimension read from ``config.json`` (``model.semantic_dim``; ``model.visual_dim`` for raw features)."""
+    raw = _ablation(record.metrics.get("ablation")) == "raw_features"
+    baseline = source.get("baseline_raw_features") or {}
+    scores = dict(baseline if raw else source.get("wadcmsn") or {})
+    scores.update({BASELINE + k: v for k, v in baseline.items()})
+    dimension = (record.config.get("model") or {}).get("visual_dim" if raw else "semantic_dim")
+    if dimension is not None:
+        scores["dimension"] = dimension
+    return scores
+
+
+def runs_of(record: Record) -> list[Run]:
+    """The seed runs a record holds: itself, or for an aggregate every entry of its ``runs``."""
+    m = record.metrics
+    if record.kind == "fine_grained":
+        return [Run(record, m.get("seed"), _fg_scores(m))]
+    if record.kind == "zero_shot":
+        return [Run(record, m.get("seed"), _zs_scores(record, m))]
+    return [Run(record, run.get("seed"), _zs_scores(record, run)) for run in m.get("runs", [])]
+
+
+# ------------------------------------------------------------------------------------------------ setting
 def _device(env: dict) -> str:
     gpus = env.get("gpus") or []
     if gpus:
@@ -138,102 +195,119 @@ def _commit(env: dict) -> str:
     return commit[:8] if commit else "unknown"
 
 
-def _is_small_data(root: str | None, source: str | None) -> str | None:
-    text = f"{root or ''} {source or ''}".lower()
-    if "synthetic" in text:
-        return "synthetic data"
-    if "mini" in text:
-        return "mini subset"
-    return None
+def small_data(record: Record) -> str | None:
+    """The small data a record was measured on ("synthetic data" or "mini subset"), or None for full data."""
+    m = record.metrics
+    if record.kind == "fine_grained":
+        text = f"{m.get('data_root') or ''} {m.get('dataset') or ''}"
+    else:
+        data = m.get("data") or {}
+        text = f"{data.get('root') or ''} {data.get('source') or ''}"
+    text = text.lower()
+    return "synthetic data" if "synthetic" in text else "mini subset" if "mini" in text else None
+
+
+def _fg_setting(m: dict) -> dict:
+    dataset = str(m.get("dataset", "?"))
+    if m.get("category") and dataset.startswith("qmul"):
+        dataset += f"/{m['category']}"
+    return {"model": f"{m.get('variant', '?')}, {m.get('sharing', '?')}, schedule {m.get('schedule', '?')}",
+            "dataset": dataset, "split": str(m.get("split", "?")).split(" ")[0],
+            "image_size": f"{m.get('image_size', '?')} px", "weights": str(m.get("weights")),
+            "steps": str(m.get("steps", "?")), "preset": str(m.get("preset", "?"))}
+
+
+def _zs_setting(m: dict) -> dict:
+    data, split, features = m.get("data") or {}, m.get("split") or {}, m.get("features") or {}
+    raw = _ablation(m.get("ablation")) == "raw_features"
+    source = data.get("source")
+    return {"model": str(m.get("ablation", "?")) + ("" if raw else f", {m.get('semantics', '?')}"),
+            "dataset": str(m.get("dataset", "?")) + (f" [{source}]" if source else ""),
+            "split": (f"{split.get('name', '?')} ({split.get('num_seen', '?')} seen / "
+                      f"{split.get('num_test', split.get('num_unseen', '?'))} test classes)"),
+            "image_size": f"{features.get('image_size', '?')} px", "weights": str(features.get("weights", "?")),
+            "steps": "none (no training)" if raw or m.get("steps") is None else str(m["steps"]),
+            "preset": str(m.get("config", "?"))}
 
 
 def identity(record: Record) -> dict:
-    """What a measured number was measured on, as short strings (the columns every table prints)."""
-    m, env = record.metrics, record.environment
-    if record.kind == "fine_grained":
-        dataset = str(m.get("dataset", "?"))
-        if m.get("category") and dataset.startswith("qmul"):
-            dataset += f"/{m['category']}"
-        small = _is_small_data(m.get("data_root"), dataset)
-        split = str(m.get("split", "?")).split(" ")[0]
-        ident = {"model": f"{m.get('variant', '?')}, {m.get('sharing', '?')}, schedule {m.get('schedule', '?')}",
-                 "dataset": dataset + (f" ({small})" if small and small not in dataset else ""),
-                 "split": split, "image_size": f"{m.get('image_size', '?')} px",
-                 "weights": str(m.get("weights")), "steps": str(m.get("steps", "?")),
-                 "preset": str(m.get("preset", "?")), "seeds": str(m.get("seed", "?"))}
-    else:
-        data = m.get("data") or {}
-        split = m.get("split") or {}
-        small = _is_small_data(data.get("root"), data.get("source"))
-        features = m.get("features") or {}
-        source = data.get("source")
-        ident = {"model": f"{m.get('ablation', '?')}, {m.get('semantics', '?')}",
-                 "dataset": f"{m.get('dataset', '?')}" + (f" [{source}]" if source else "")
-                            + (f" ({small})" if small and small not in str(source) else ""),
-                 "split": (f"{split.get('name', '?')} ({split.get('num_seen', '?')} seen / "
-                           f"{split.get('num_test', split.get('num_unseen', '?'))} test classes)"),
-                 "image_size": f"{features.get('image_size', '?')} px",
-                 "weights": str(features.get("weights", "?")), "steps": str(m.get("steps", "n/a (no training)")),
-                 "preset": str(m.get("config", "?"))}
-        if record.kind == "zero_shot_aggregate":
-            ident["seeds"] = ",".join(str(s) for s in m["aggregate"].get("seeds", []))
-        else:
-            ident["seeds"] = str(m.get("seed", "?"))
-    ident["device"] = _device(env)
-    ident["commit"] = _commit(env)
-    comparable = ident["preset"] == "paper" and small is None
-    ident["comparable"] = "yes" if comparable else "no"
+    """What a record was measured on, as short strings: model, dataset (synthetic data and mini subsets flagged),
+    split, image size, weights, steps, preset, device and commit. Seeds are a group's (:meth:`Group.setting`)."""
+    ident = _fg_setting(record.metrics) if record.kind == "fine_grained" else _zs_setting(record.metrics)
+    small = small_data(record)
+    if small:
+        ident["dataset"] += f" ({small})"
+    ident["device"] = _device(record.environment)
+    ident["commit"] = _commit(record.environment)
     return ident
 
 
-IDENTITY_COLUMNS = (("model", "Model"), ("dataset", "Dataset"), ("split", "Split"), ("image_size", "Image size"),
-                    ("weights", "Weights"), ("steps", "Steps"), ("seeds", "Seed(s)"), ("preset", "Preset"),
-                    ("device", "Device"), ("commit", "Commit"), ("comparable", "Paper setting?"))
+#: Identity fields that may differ between the seed runs of one group (where and from which commit they ran).
+RUN_ONLY_FIELDS = ("device", "commit")
 
 
-# ------------------------------------------------------------------------------------------------ values
-def _fmt(x, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    try:
-        return f"{float(x):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(x)
+def _config_without_seed(config: dict) -> str:
+    config = copy.deepcopy(config)
+    (config.get("train") or {}).pop("seed", None)
+    return json.dumps(config, sort_keys=True, default=str)
 
 
-def zs_scores(record: Record, which: str = "wadcmsn") -> dict | None:
-    """``{metric: (mean, std or None)}`` of a zero-shot record's WAD-CMSN (``which="wadcmsn"``) or raw-feature
-    baseline (``which="baseline"``) scores; None when the record has none."""
-    m = record.metrics
-    if record.kind == "zero_shot":
-        scores = m.get("wadcmsn") if which == "wadcmsn" else m.get("baseline_raw_features")
-        return None if scores is None else {k: (v, None) for k, v in scores.items()}
-    if record.kind == "zero_shot_aggregate":
-        agg = m["aggregate"]
-        if which == "wadcmsn":
-            if m.get("ablation") == "raw_features":
-                return None
-            mean, std = agg.get("mean"), agg.get("std", {})
-        else:
-            base = agg.get("baseline_raw_features") or {}
-            mean, std = base.get("mean"), base.get("std", {})
-        return None if not mean else {k: (v, std.get(k)) for k, v in mean.items()}
-    return None
+def group_key(run: Run) -> tuple:
+    """Runs with equal keys differ only by their seed (and where they ran)."""
+    ident = identity(run.record)
+    setting = tuple((k, v) for k, v in sorted(ident.items()) if k not in RUN_ONLY_FIELDS)
+    return family(run.record), setting, _config_without_seed(run.record.config)
 
 
-def _cell(pair, n: int | None = None) -> str:
-    if pair is None:
-        return "n/a"
-    mean, std = pair
-    if std is None:
-        return _fmt(mean)
-    return f"{_fmt(mean)} ± {_fmt(std)}" + (f" (n={n})" if n else "")
+@dataclass
+class Group:
+    """Runs of one setting that differ only by their seed: one row of a table."""
+
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def record(self) -> Record:
+        return self.runs[0].record
+
+    def values(self, metric: str) -> list[float]:
+        return [float(r.scores[metric]) for r in self.runs if r.scores.get(metric) is not None]
+
+    def setting(self) -> dict:
+        """:func:`identity` of its runs (values that differ joined by ", "), its seeds and its record folders."""
+        per_run = [identity(r.record) for r in self.runs]
+        merged = {key: ", ".join(dict.fromkeys(i[key] for i in per_run)) for key in per_run[0]}
+        merged["seeds"] = ",".join(str(r.seed) for r in self.runs)
+        merged["records"] = ", ".join(dict.fromkeys(f"`{r.record.name}`" for r in self.runs))
+        return merged
 
 
-def _n_seeds(record: Record) -> int | None:
-    return int(record.metrics["aggregate"].get("n", 0)) or None if record.kind == "zero_shot_aggregate" else None
+def group_runs(records: Iterable[Record]) -> tuple[list[Group], list[str]]:
+    """The records' runs grouped over seeds (first-seen order) and warnings: an aggregate without per-seed scores,
+    or a run repeating a seed already in its group (counted once)."""
+    groups: dict[tuple, Group] = {}
+    warnings = []
+    for record in records:
+        runs = runs_of(record)
+        if not runs:
+            warnings.append(f"`{record.name}`: aggregate without per-seed `runs`; rebuild it with --aggregate")
+        for run in runs:
+            group = groups.setdefault(group_key(run), Group())
+            twin = next((r for r in group.runs if run.seed is not None and r.seed == run.seed), None)
+            if twin is not None:
+                warnings.append(f"`{run.record.name}` repeats seed {run.seed} of `{twin.record.name}` in the same "
+                                f"setting: counted once")
+                continue
+            group.runs.append(run)
+    for group in groups.values():
+        group.runs.sort(key=_seed_order)
+    return list(groups.values()), warnings
 
 
+def _seed_order(run: Run) -> tuple:
+    return (0, run.seed, "") if isinstance(run.seed, int) else (1, 0, str(run.seed))
+
+
+# ------------------------------------------------------------------------------------------------ matching
 def _canonical_semantics(spec) -> tuple | str:
     try:
         from sbir_tf.experiments.zs_common import parse_semantics
@@ -252,177 +326,181 @@ def _ablation(name) -> str:
         return str(name)
 
 
+def _canonical(key: str, value) -> object:
+    if key == "ablation":
+        return _ablation(value)
+    if key == "semantics":
+        return _canonical_semantics(value)
+    return str(value)
+
+
 def _dataset_family(text: str) -> str:
     t = text.lower().replace("-", "").replace("_", "")
     return "tuberlin" if "tuberlin" in t else "sketchy" if ("sketchy" in t or "synthetic" in t) else t
 
 
 def matches(entry: P.PaperNumber, record: Record) -> bool:
-    """Whether ``record`` belongs beside the paper row ``entry`` (see ``paper_numbers`` row keys)."""
-    if not entry.match:
-        return False
+    """Whether ``record`` sits beside the paper row ``entry``: the paper's kind of record, the entry's dataset and
+    every key of ``entry.match`` (see ``paper_numbers``)."""
     m = record.metrics
-    if record.kind == "fine_grained":
-        if entry.paper != "pang2017":
-            return False
-        for key, want in entry.match.items():
-            if key == "chance":
-                continue
-            if str(m.get(key)) != want:
-                return False
-        if "sharing" in entry.match and m.get("variant") != "vgg16":
-            return False  # Table 4 compares sharing with the full VGG16 model
-        return True
-    if entry.paper != "wadcmsn2022" or _dataset_family(str(m.get("dataset", ""))) != _dataset_family(entry.dataset):
-        return False
-    for key, want in entry.match.items():
-        if key == "baseline":  # every zero-shot run measures it; shown once per setting, from these two
-            if _ablation(m.get("ablation")) not in ("raw_features", "full"):
-                return False
-            continue
-        if key == "ablation" and _ablation(m.get("ablation")) != want:
-            return False
-        if key == "semantics" and _canonical_semantics(m.get("semantics")) != _canonical_semantics(want):
-            return False
-    return True
+    return (bool(entry.match) and family(record) == PAPER_KIND[entry.paper]
+            and _dataset_family(str(m.get("dataset", ""))) == _dataset_family(entry.dataset)
+            and all(_canonical(k, m.get(k)) == _canonical(k, v) for k, v in entry.match.items()))
+
+
+def setting_gaps(group: Group, entry: P.PaperNumber | None = None) -> list[str]:
+    """How a group's setting differs from the paper's: not the ``paper`` preset, synthetic or mini data, and any
+    key of ``entry.setting`` (e.g. other side information than the paper's)."""
+    m = group.record.metrics
+    preset = identity(group.record)["preset"]
+    gaps = [] if preset == "paper" else [f"preset {preset}"]
+    gaps += [s for s in [small_data(group.record)] if s]
+    for key, want in (entry.setting if entry else {}).items():
+        if _canonical(key, m.get(key)) != _canonical(key, want):
+            gaps.append(f"{key} {m.get(key)} (paper: {want})")
+    return gaps
+
+
+def paper_setting_cell(group: Group, entry: P.PaperNumber | None = None) -> str:
+    gaps = setting_gaps(group, entry)
+    return "yes" if not gaps else "no: " + "; ".join(gaps)
 
 
 # ------------------------------------------------------------------------------------------------ tables
+def value_cell(values: Sequence[float], metric: str, digits: int) -> str:
+    """``mean ± sample std (n=k)`` over seeds; ``v (n=1)`` for one seed; the distinct values of a dimension."""
+    if not values:
+        return "n/a"
+    if metric == "dimension":
+        return ", ".join(dict.fromkeys(str(int(v)) for v in values))
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f} (n=1)"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} (n={len(values)})"
+
+
+#: Setting columns of every measured row: (``Group.setting`` key, title).
+SETTING_COLUMNS = (("records", "Our records"), ("model", "Model"), ("dataset", "Dataset"), ("split", "Split"),
+                   ("image_size", "Image size"), ("weights", "Weights"), ("steps", "Steps"), ("seeds", "Seeds"),
+                   ("preset", "Preset"), ("device", "Device"), ("commit", "Commit"))
+PAPER_SETTING = "Paper setting?"
+
+
 def _md_row(cells: Sequence) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+    """The one table renderer: a Markdown table."""
     return [_md_row(header), _md_row(["---"] * len(header)), *(_md_row(r) for r in rows)]
 
 
-def _group(entries: Iterable[P.PaperNumber]):
-    """Paper entries grouped by (paper, table, dataset) then row, keeping the file's order."""
-    groups: dict = {}
+def _measured_cells(group: Group, metrics: Sequence[str], digits: int, entry: P.PaperNumber | None) -> list[str]:
+    """Our numbers, the setting and the paper-setting flag of one group."""
+    setting = group.setting()
+    return [*(value_cell(group.values(k), k, digits) for k in metrics), *(setting[key] for key, _ in SETTING_COLUMNS),
+            paper_setting_cell(group, entry)]
+
+
+def _paper_rows(entries: Sequence[P.PaperNumber]) -> dict[str, dict[str, P.PaperNumber]]:
+    """``{row label: {metric: entry}}`` in the paper's order."""
+    rows: dict = {}
     for e in entries:
-        groups.setdefault((e.paper, e.table, e.dataset), {}).setdefault(e.row, {})[e.metric] = e
-    return groups
+        rows.setdefault(e.row, {})[e.metric] = e
+    return rows
 
 
-def _ours_values(entry: P.PaperNumber, record: Record, metrics: Sequence[str]) -> list[str]:
-    m = record.metrics
-    if record.kind == "fine_grained":
-        source = m.get("chance", {}) if "chance" in entry.match else m
-        return [_fmt(source.get(k)) for k in metrics]
-    scores = zs_scores(record, "baseline" if "baseline" in entry.match else "wadcmsn")
-    if scores is None:
-        return ["n/a"] * len(metrics)
-    return [_cell(scores.get(k), _n_seeds(record)) for k in metrics]
+def _caption(entries: Sequence[P.PaperNumber]) -> list[str]:
+    e = entries[0]
+    notes = list(dict.fromkeys(x.note for x in entries if x.note))
+    return [f"### {P.PAPERS[e.paper].split(',')[0]} et al. — {e.table}, {e.dataset}", "",
+            f"*{e.table}: {P.CAPTIONS[e.paper, e.table]}* Paper columns are quoted from {P.PAPERS[e.paper]}, "
+            f"{e.table} (text: `{e.source}`)." + "".join(f" Note: {n}." for n in notes), ""]
+
+
+def group_paper_table(entries: Sequence[P.PaperNumber], groups: Sequence[Group]) -> list[str]:
+    """Markdown for one paper table (one paper, table and dataset): every paper row with its quoted numbers, once
+    per group of ours that sits beside it (once with "no record" when none does)."""
+    if len({(e.paper, e.table, e.dataset) for e in entries}) != 1:
+        raise ValueError("paper_table takes the entries of one paper, table and dataset")
+    paper = entries[0].paper
+    metrics = list(dict.fromkeys(e.metric for e in entries))
+    header = (["Paper row", *(f"Paper {k}" for k in metrics), *(f"Ours {k}" for k in metrics),
+               *(title for _, title in SETTING_COLUMNS), PAPER_SETTING])
+    rows = []
+    for label, by_metric in _paper_rows(entries).items():
+        quoted = [P.format_value(by_metric.get(k)) for k in metrics]
+        entry = next(iter(by_metric.values()))
+        mine = [g for g in groups if matches(entry, g.record)]
+        rows += [[label, *quoted, *_measured_cells(g, metrics, P.DIGITS[paper], entry)] for g in mine]
+        if not mine:
+            rows.append([label, *quoted, *[NO_RECORD] * len(metrics), "no record", *[""] * len(SETTING_COLUMNS)])
+    return _caption(entries) + _md_table(header, rows) + [""]
 
 
 def paper_table(entries: Sequence[P.PaperNumber], records: Sequence[Record]) -> list[str]:
-    """Markdown for one paper table: each paper row (quoted values) with every matching record of ours."""
-    (paper, table, dataset), = {(e.paper, e.table, e.dataset) for e in entries}
-    metrics = list(dict.fromkeys(e.metric for e in entries))
-    header = (["Paper row"] + [f"Paper {k} (quoted)" for k in metrics] + [f"Ours {k}" for k in metrics]
-              + ["Our record"] + [title for _, title in IDENTITY_COLUMNS])
+    """:func:`group_paper_table` for records (their runs grouped over seeds first)."""
+    return group_paper_table(entries, group_runs(records)[0])
+
+
+def group_settings_table(groups: Sequence[Group], kind: str) -> list[str]:
+    """Every group of one kind (``fine_grained`` | ``zero_shot``) with all its numbers and its setting."""
+    metrics = FG_METRICS if kind == "fine_grained" else ZS_TABLE_METRICS
+    digits = P.DIGITS["pang2017" if kind == "fine_grained" else "wadcmsn2022"]
+    header = [*(title for _, title in SETTING_COLUMNS[:1]), *metrics, *(title for _, title in SETTING_COLUMNS[1:]),
+              PAPER_SETTING]
     rows = []
-    for row, by_metric in _group(entries)[(paper, table, dataset)].items():
-        quoted = [P.format_value(by_metric.get(k)) for k in metrics]
-        first = next(iter(by_metric.values()))
-        mine = [r for r in records if matches(first, r)]
-        if "chance" in first.match:  # one chance line per distinct gallery, not one per run
-            galleries = {}
-            for r in mine:
-                galleries.setdefault((r.metrics.get("data_root"), r.metrics.get("gallery_size")), r)
-            mine = list(galleries.values())
-        if not mine:
-            rows.append([row, *quoted, *([NO_RECORD] * len(metrics)), "no record", *([""] * len(IDENTITY_COLUMNS))])
-        for r in mine:
-            ident = identity(r)
-            label = row + (" — our chance level" if "chance" in first.match else
-                           " — our raw-feature baseline" if "baseline" in first.match else "")
-            rows.append([label, *quoted, *_ours_values(first, r, metrics), f"`{r.name}`",
-                         *(ident[key] for key, _ in IDENTITY_COLUMNS)])
-    sources = sorted({e.source for e in entries if e.source})
-    lines = [f"### {P.PAPERS[paper].split(',')[0]} et al. — {table}, {dataset}", "",
-             f"Paper columns are quoted from {P.PAPERS[paper]}, {table}"
-             + (f" (source: {'; '.join(sources)})" if sources else "")
-             + "; \"n/a (not verified)\" = not yet checked against the paper. \"Ours\" columns are measured by this "
-               "package on the setting in the columns to their right.", ""]
-    return lines + _md_table(header, rows) + [""]
-
-
-def records_table(records: Sequence[Record], kind: str) -> list[str]:
-    """Every record of one task with all its numbers and identity."""
-    if kind == "fine_grained":
-        header = (["Record", "Variant", "Sharing", "Schedule"] + list(FG_KS) + ["chance acc@1", "queries",
-                  "gallery"] + [t for _, t in IDENTITY_COLUMNS])
-        rows = []
-        for r in records:
-            m = r.metrics
-            rows.append([f"`{r.name}`", m.get("variant"), m.get("sharing"), m.get("schedule"),
-                         *(_fmt(m.get(k)) for k in FG_KS), _fmt((m.get("chance") or {}).get("acc@1")),
-                         m.get("queries", "?"), m.get("gallery_size", "?"),
-                         *(identity(r)[k] for k, _ in IDENTITY_COLUMNS)])
-    else:
-        header = (["Record", "Ablation", "Semantics"] + [f"WAD-CMSN {k}" for k in ZS_METRICS]
-                  + [f"raw-feature NN {k}" for k in ZS_METRICS[:2]] + [t for _, t in IDENTITY_COLUMNS])
-        rows = []
-        for r in records:
-            wad, base, n = zs_scores(r, "wadcmsn") or {}, zs_scores(r, "baseline") or {}, _n_seeds(r)
-            rows.append([f"`{r.name}`", r.metrics.get("ablation"), r.metrics.get("semantics"),
-                         *(_cell(wad.get(k), n) for k in ZS_METRICS), *(_cell(base.get(k), n) for k in ZS_METRICS[:2]),
-                         *(identity(r)[k] for k, _ in IDENTITY_COLUMNS)])
+    for g in groups:
+        cells = _measured_cells(g, metrics, digits, None)
+        rows.append([cells[len(metrics)], *cells[:len(metrics)], *cells[len(metrics) + 1:]])
     return _md_table(header, rows) + [""]
 
 
-def _tables(entries: Sequence[P.PaperNumber]) -> list[list[P.PaperNumber]]:
-    return [[e for e in entries if (e.paper, e.table, e.dataset) == key] for key in _group(entries)]
+def records_table(records: Sequence[Record], kind: str) -> list[str]:
+    """:func:`group_settings_table` for the records of ``kind`` (grouped over seeds)."""
+    return group_settings_table([g for g in group_runs(records)[0] if family(g.record) == kind], kind)
 
 
-FG_PAPER_TABLES = (P.PANG2017_TABLE2, P.PANG2017_TABLE3, P.PANG2017_TABLE4)
-ZS_PAPER_TABLES = (P.WADCMSN_TABLE1, P.WADCMSN_TABLE2, P.WADCMSN_TABLE3, P.WADCMSN_TABLE4)
+def _by_dataset(table: Sequence[P.PaperNumber]) -> list[list[P.PaperNumber]]:
+    """A paper table's entries split per dataset (WAD-CMSN Tables 3-4 have a column per dataset)."""
+    return [[e for e in table if e.dataset == d] for d in dict.fromkeys(e.dataset for e in table)]
 
 
-def render_fine_grained(records: Sequence[Record]) -> str:
-    """Pang et al. 2017 Tables 2-4 with our fine-grained records beside them, then all fine-grained records."""
-    fg = [r for r in records if r.kind == "fine_grained"]
-    lines = ["## Fine-grained SBIR (Pang et al., BMVC 2017)", ""]
-    for group in FG_PAPER_TABLES:
-        for entries in _tables(group):
-            lines += paper_table(entries, fg)
-    lines += ["### All fine-grained records", ""]
-    lines += records_table(fg, "fine_grained") if fg else ["No fine-grained records.", ""]
-    return "\n".join(lines)
+SECTIONS = (("fine_grained", "Fine-grained SBIR (Pang et al., BMVC 2017)", P.FG_TABLES),
+            ("zero_shot", "Zero-shot SBIR (WAD-CMSN, Xu, Hu, Cai 2022)", P.ZS_TABLES))
 
 
-def render_zero_shot(records: Sequence[Record]) -> str:
-    """WAD-CMSN Tables 1-4 with our zero-shot records (single seeds and aggregates), then all of them."""
-    zs = [r for r in records if r.kind in ("zero_shot", "zero_shot_aggregate")]
-    lines = ["## Zero-shot SBIR (WAD-CMSN, Xu, Hu, Cai 2022)", ""]
-    for group in ZS_PAPER_TABLES:
-        for entries in _tables(group):
-            lines += paper_table(entries, zs)
-    lines += ["### Competitors as reported by SEM-PCYC (Dutta & Akata, CVPR 2019)", ""]
-    for entries in _tables(P.SEMPCYC_TABLE):
-        lines += paper_table(entries, [])
-    lines += ["### All zero-shot records", ""]
-    lines += records_table(zs, "zero_shot") if zs else ["No zero-shot records.", ""]
-    return "\n".join(lines)
+def render_section(kind: str, title: str, tables, groups: Sequence[Group]) -> list[str]:
+    """One paper's tables with our groups of ``kind`` beside them, then all those groups."""
+    mine = [g for g in groups if family(g.record) == kind]
+    lines = [f"## {title}", ""]
+    for table in tables:
+        for entries in _by_dataset(table):
+            lines += group_paper_table(entries, mine)
+    lines += [f"### All {kind.replace('_', '-')} settings", ""]
+    return lines + (group_settings_table(mine, kind) if mine else [f"No {kind.replace('_', '-')} records.", ""])
+
+
+READING_NOTE = (
+    "**Reading this report.** *Paper* columns are the numbers published in the papers (table and row as printed, "
+    "as fractions: 50.14% is 0.5014). *Ours* columns are measured by this package, as `mean ± sample std (n=k)` "
+    "over k seeds of one setting (`v (n=1)`: a single seed, no spread); the columns to their right say on what: "
+    "records, model, dataset (synthetic data and mini subsets flagged), split, image size, weights, training steps, "
+    "seeds, preset, device and commit. *Paper setting?* is \"yes\" only for the paper preset on the full data with "
+    "the paper's side information; every other row is a sanity check, not a reproduction.")
 
 
 def render_report(records: Sequence[Record], warnings: Sequence[str] = (), root: str | Path = "experiments") -> str:
+    groups, group_warnings = group_runs(records)
     head = ["# sbir_tf experiment report", "",
             f"Records read from `{root}`: {len(records)} "
             f"({sum(r.kind == 'fine_grained' for r in records)} fine-grained, "
-            f"{sum(r.kind != 'fine_grained' for r in records)} zero-shot).", "",
-            "**Reading this report.** Columns marked *quoted* are numbers published in the papers (table and row "
-            "given; \"n/a (not verified)\" where the value has not been checked against the paper text). Columns "
-            "marked *Ours* are measured by this package; the columns to their right say on what: dataset (synthetic "
-            "data and mini subsets are flagged), split, image size, weights, training steps, seeds, preset, device "
-            "and commit. Only rows with *Paper setting? = yes* (paper preset on the full dataset) are meant to be "
-            "compared with the published numbers; everything else is a sanity check. Fine-grained numbers are "
-            "fractions (acc@K in [0, 1]); zero-shot numbers are mAP / precision in [0, 1]; `a ± b (n=k)` is the "
-            "mean ± sample standard deviation over k seeds.", ""]
-    if warnings:
-        head += ["Skipped folders:", "", *(f"- {w}" for w in warnings), ""]
-    return "\n".join(head + [render_fine_grained(records), render_zero_shot(records)]).rstrip() + "\n"
+            f"{sum(r.kind != 'fine_grained' for r in records)} zero-shot), {len(groups)} settings.", "",
+            READING_NOTE, ""]
+    if warnings or group_warnings:
+        head += ["Skipped folders and runs:", "", *(f"- {w}" for w in [*warnings, *group_warnings]), ""]
+    for kind, title, tables in SECTIONS:
+        head += render_section(kind, title, tables, groups)
+    return "\n".join(head).rstrip() + "\n"
 
 
 def build_report(root: str | Path = "experiments") -> str:
@@ -503,7 +581,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 description="Collect experiment records into Markdown tables beside the papers' "
                                             "numbers, or aggregate zero-shot seed runs into one record.")
     p.add_argument("--root", default="experiments", help="folder searched (recursively) for metrics.json")
-    p.add_argument("--out", default=None, help="Markdown file to write (default: print)")
+    p.add_argument("--out", nargs="?", const="", default=None,
+                   help="write the report to this Markdown file (--out alone: <root>/REPORT.md); default: print")
     p.add_argument("--aggregate", nargs="+", default=None, metavar="RUN_DIR",
                    help="zero-shot seed runs to combine into one multi-seed record (needs --aggregate_out)")
     p.add_argument("--aggregate_out", default=None, help="folder of the multi-seed record")
@@ -520,13 +599,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.out:
-        from sbir_tf.train.run_dir import atomic_write_text
-
-        atomic_write_text(args.out, text)
-        print(f"wrote {args.out}")
-    else:
+    if args.out is None:
         print(text)
+        return 0
+    from sbir_tf.train.run_dir import atomic_write_text
+
+    out = Path(args.out) if args.out else Path(args.root) / "REPORT.md"
+    atomic_write_text(out, text)
+    print(f"wrote {out}")
     return 0
 
 

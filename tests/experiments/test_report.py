@@ -1,5 +1,5 @@
-"""Report on fake records (test data written to tmp_path, never results), aggregate_runs on hand numbers,
-the paper-number table's rules and the committed notebooks' structure."""
+"""Report on fake records (test data written to tmp_path, never results): paper tables beside our runs grouped
+over seeds, the settings printed with every row, aggregate_runs on hand numbers and the committed notebooks."""
 import json
 from pathlib import Path
 
@@ -10,14 +10,15 @@ from sbir_tf.experiments import report
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ("fg_sbir_pang2017.ipynb", "zs_sbir_wadcmsn.ipynb")
+CPU_ENV = {"tensorflow": "2.21", "gpus": [], "cores": 2, "commit": "0123456789abcdef"}
 
 
-def write_record(folder: Path, metrics: dict, env: dict | None = None) -> Path:
+def write_record(folder: Path, metrics: dict, env: dict | None = None, config: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    (folder / "config.json").write_text(json.dumps({"fake": True}))
-    (folder / "environment.json").write_text(json.dumps(env or {"tensorflow": "2.21", "gpus": [], "cores": 2,
-                                                                "commit": "0123456789abcdef"}))
+    seed = metrics.get("seed", 0)
+    (folder / "config.json").write_text(json.dumps(config or {"fake": True, "train": {"seed": seed}}))
+    (folder / "environment.json").write_text(json.dumps(env or CPU_ENV))
     (folder / "figures").mkdir(exist_ok=True)
     (folder / "figures" / "retrieval_grid.png").write_bytes(b"\x89PNG fake")
     return folder
@@ -44,95 +45,184 @@ def zs_metrics(seed=0, mAP=0.2, base=0.1, **kw) -> dict:
     return m
 
 
-def table_lines(text: str, heading: str) -> list[str]:
-    """The Markdown table lines under the first heading containing ``heading``."""
+def zs_config(seed=0, lr=1e-3) -> dict:
+    return {"model": {"semantic_dim": 64, "visual_dim": 512}, "train": {"seed": seed, "lr": lr}}
+
+
+def table_rows(text: str, heading: str) -> list[dict]:
+    """The rows (header -> cell) of the Markdown table under the heading ending with ``heading``."""
     lines = text.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("#") and heading in l)
-    out = []
+    start = next(i for i, line in enumerate(lines) if line.startswith("#") and line.endswith(heading))
+    table = []
     for line in lines[start + 1:]:
         if line.startswith("#"):
             break
         if line.startswith("|"):
-            out.append(line)
-    return out
+            table.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+    header, _, *body = table
+    assert all(len(row) == len(header) for row in body)
+    return [dict(zip(header, row)) for row in body]
 
 
-def cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip("|").split(" | ")]
+def rows_for(rows: list[dict], label: str) -> list[dict]:
+    return [r for r in rows if r["Paper row"] == label]
 
 
-# ----------------------------------------------------------------------------------------------- report
-def test_fine_grained_rows_columns_and_unverified_paper_values(tmp_path):
-    write_record(tmp_path / "fg_vgg16", fg_metrics())
-    write_record(tmp_path / "fg_vgg16-D", fg_metrics(variant="vgg16-D", **{"acc@1": 0.125}))
+SETTING_KEYS = ("Our records", "Model", "Dataset", "Split", "Image size", "Weights", "Steps", "Seeds", "Preset",
+                "Device", "Commit", "Paper setting?")
+
+
+def setting(row: dict) -> dict:
+    return {k: row[k] for k in SETTING_KEYS}
+
+
+# ----------------------------------------------------------------------------------------------- fine-grained
+def test_fine_grained_seeds_grouped_beside_pang_tables(tmp_path):
+    for seed, acc in enumerate((0.25, 0.5, 0.75)):
+        write_record(tmp_path / f"fg_s{seed}", fg_metrics(seed=seed, **{"acc@1": acc, "acc@10": 0.5 + acc / 2}))
+    write_record(tmp_path / "fg_nodec", fg_metrics(variant="vgg16-D", **{"acc@1": 0.125}))
+    write_record(tmp_path / "fg_heter", fg_metrics(sharing="heterogeneous", **{"acc@1": 0.0625}))
+    write_record(tmp_path / "fg_qmul", fg_metrics(dataset="qmul_v1", category="shoes", data_root="/data/qmul_v1"))
     write_record(tmp_path / "fg_paper", fg_metrics(preset="paper", data_root="/data/sketchy_full", steps=30000,
-                                                   image_size=224, weights="imagenet"),
+                                                   image_size=224, weights="imagenet", **{"acc@1": 0.5}),
                  env={"gpus": ["/physical_device:GPU:0"], "commit": "abcdef0123"})
     text = report.build_report(tmp_path)
 
-    t3 = table_lines(text, "Table 3")
-    header = cells(t3[0])
-    assert header[:5] == ["Paper row", "Paper acc@1 (quoted)", "Paper acc@10 (quoted)", "Ours acc@1", "Ours acc@10"]
-    for col in ("Dataset", "Split", "Image size", "Weights", "Steps", "Device", "Paper setting?"):
-        assert col in header
-    rows = {cells(l)[0] + "@" + cells(l)[5]: cells(l) for l in t3[2:]}
-    no_dec = rows["VGG16 without decoder@`fg_vgg16-D`"]
-    assert no_dec[1] == "n/a (not verified)" and no_dec[3] == "0.125" and no_dec[4] == "0.750"
-    col = {name: i for i, name in enumerate(header)}
-    assert no_dec[col["Dataset"]] == "sketchy (mini subset)" and no_dec[col["Model"]].startswith("vgg16-D, siamese")
-    assert no_dec[col["Image size"]] == "64 px" and no_dec[col["Steps"]] == "300"
-    assert no_dec[col["Device"]].startswith("CPU") and no_dec[col["Paper setting?"]] == "no"
-    full = rows["VGG16 with decoder@`fg_paper`"]
-    assert full[col["Paper setting?"]] == "yes" and full[col["Device"]] == "GPU x1"
-    assert full[col["Commit"]] == "abcdef01"
-    googlenet = [cells(l) for l in t3[2:] if cells(l)[0] == "GoogLeNet with decoder"]
-    assert googlenet and googlenet[0][3] == report.NO_RECORD and googlenet[0][5] == "no record"
+    t3 = table_rows(text, "Pang et al. — Table 3, Sketchy")
+    assert list(t3[0])[:3] == ["Paper row", "Paper acc@1", "Ours acc@1"]
+    ours = {r["Our records"]: r for r in rows_for(t3, "Ours")}
+    assert [(r["Paper acc@1"], r["Ours acc@1"]) for r in ours.values()] == [("0.5014", "0.5000 (n=1)"),
+                                                                           ("0.5014", "0.5000 ± 0.2500 (n=3)")]
+    assert setting(ours["`fg_s0`, `fg_s1`, `fg_s2`"]) == {
+        "Our records": "`fg_s0`, `fg_s1`, `fg_s2`", "Model": "vgg16, siamese, schedule text",
+        "Dataset": "sketchy (mini subset)", "Split": "fine_grained", "Image size": "64 px", "Weights": "hed",
+        "Steps": "300", "Seeds": "0,1,2", "Preset": "cpu", "Device": "CPU (2 cores)", "Commit": "01234567",
+        "Paper setting?": "no: preset cpu; mini subset"}
+    assert setting(ours["`fg_paper`"]) == {
+        "Our records": "`fg_paper`", "Model": "vgg16, siamese, schedule text", "Dataset": "sketchy",
+        "Split": "fine_grained", "Image size": "224 px", "Weights": "imagenet", "Steps": "30000", "Seeds": "0",
+        "Preset": "paper", "Device": "GPU x1", "Commit": "abcdef01", "Paper setting?": "yes"}
+    nodec = rows_for(t3, "Ours-D")
+    assert [(r["Paper acc@1"], r["Ours acc@1"], r["Our records"]) for r in nodec] == [("0.4718", "0.1250 (n=1)",
+                                                                                      "`fg_nodec`")]
+    assert [(r["Paper acc@1"], r["Ours acc@1"], r["Our records"]) for r in rows_for(t3, "Our_GN-D")] == [
+        ("0.4552", report.NO_RECORD, "no record")]
 
-    t2 = table_lines(text, "Table 2, Sketchy (fine-grained)")
-    chance = [cells(l) for l in t2[2:] if cells(l)[0].startswith("Chance")]
-    assert [c[3] for c in chance] == ["0.010", "0.010"]  # once per distinct gallery (mini, full), not per run
+    t4 = table_rows(text, "Pang et al. — Table 4, Sketchy")
+    assert [r["Ours acc@1"] for r in rows_for(t4, "Ours-Heter")] == ["0.0625 (n=1)"]
+    assert [r["Our records"] for r in rows_for(t4, "Ours")] == ["`fg_paper`", "`fg_s0`, `fg_s1`, `fg_s2`"]
+    t2 = table_rows(text, "Pang et al. — Table 2, Sketchy")
+    assert [r["Paper row"] for r in t2] == ["Sia-SN-Tri [17]", "Heter-AN-Pair [17]", "Heter-GN-Pair [17]",
+                                            "Heter-GN-Tri [17]", "Ours", "Ours", "Human [17]"]
+    assert rows_for(t2, "Human [17]")[0]["Paper acc@1"] == "0.5427"
+    assert not any("qmul" in r["Our records"] for r in t2 + t3 + t4)  # Pang's tables are Sketchy
 
-    t4 = table_lines(text, "Table 4")
-    siamese = [cells(l) for l in t4[2:] if cells(l)[0].startswith("Siamese")]
-    assert {c[5] for c in siamese} == {"`fg_vgg16`", "`fg_paper`"}  # vgg16-D is not a Table 4 row
+    everything = table_rows(text, "All fine-grained settings")
+    grouped = [r for r in everything if r["Seeds"] == "0,1,2"][0]
+    assert (grouped["Our records"], grouped["acc@1"], grouped["acc@10"], grouped["chance acc@1"]) == (
+        "`fg_s0`, `fg_s1`, `fg_s2`", "0.5000 ± 0.2500 (n=3)", "0.7500 ± 0.1250 (n=3)", "0.0100 ± 0.0000 (n=3)")
+    assert len(everything) == 5  # the three seeds are one setting
+    qmul = [r for r in everything if r["Our records"] == "`fg_qmul`"][0]
+    assert qmul["Dataset"] == "qmul_v1/shoes"
 
-    all_rows = table_lines(text, "All fine-grained records")
-    assert len(all_rows) == 2 + 3
+
+def test_runs_that_differ_in_more_than_the_seed_are_not_grouped(tmp_path):
+    write_record(tmp_path / "a", fg_metrics(seed=0))
+    write_record(tmp_path / "b", fg_metrics(seed=1, steps=600))
+    write_record(tmp_path / "c", fg_metrics(seed=2), config={"fake": True, "train": {"seed": 2, "base_lr": 1e-3}})
+    write_record(tmp_path / "d", fg_metrics(seed=3))
+    groups, warnings = report.group_runs(report.find_records(tmp_path)[0])
+    assert [[r.seed for r in g.runs] for g in groups] == [[0, 3], [1], [2]] and warnings == []
 
 
-def test_zero_shot_single_and_aggregate_records(tmp_path):
-    write_record(tmp_path / "zs_sketchy_full", zs_metrics(mAP=0.3, base=0.05))
-    write_record(tmp_path / "zs_tuberlin_cycle", zs_metrics(mAP=0.2, dataset="tuberlin",
-                                                            ablation="wasserstein+cycle", semantics="glove+path",
-                                                            data={"source": "tuberlin_extended", "root": "/d/tub"}))
-    seeds = [write_record(tmp_path / "seeds" / f"s{i}", zs_metrics(seed=i, mAP=v, base=0.1, semantics="glove"))
-             for i, v in enumerate((0.1, 0.2, 0.3))]
+# ----------------------------------------------------------------------------------------------- zero-shot
+def test_zero_shot_runs_aggregates_and_settings_beside_wadcmsn_tables(tmp_path):
+    for seed, mAP in ((0, 0.3), (1, 0.4)):  # single seed runs of one setting, grouped by the report
+        write_record(tmp_path / f"tub_s{seed}", zs_metrics(seed=seed, mAP=mAP, dataset="tuberlin",
+                                                           data={"source": "tuberlin", "root": "/d/tuberlin"},
+                                                           split={"name": "sempcyc30", "num_seen": 220,
+                                                                  "num_test": 30}, features={"weights": "imagenet",
+                                                                                             "image_size": 224},
+                                                           config="paper", steps=20000),
+                     config=zs_config(seed))
+    seeds = [write_record(tmp_path / "glove" / f"s{i}", zs_metrics(seed=i, mAP=v, semantics="glove"),
+                          config=zs_config(i)) for i, v in enumerate((0.1, 0.2, 0.3))]
     report.aggregate_runs(seeds, tmp_path / "zs_glove_3seeds")
+    write_record(tmp_path / "glove_extra_seed", zs_metrics(seed=3, mAP=0.4, semantics="glove"), config=zs_config(3))
+    write_record(tmp_path / "raw", zs_metrics(ablation="raw_features", base=0.05, steps=None,
+                                              wadcmsn=None), config=zs_config())
+    write_record(tmp_path / "ablation", zs_metrics(ablation="wasserstein+cls", mAP=0.25), config=zs_config())
     text = report.build_report(tmp_path)
 
-    t1 = [cells(l) for l in table_lines(text, "Table 1, Sketchy Extended")[2:]]
-    wad = [c for c in t1 if c[0] == "WAD-CMSN"]
-    assert [c[3] for c in wad] == ["0.300"] and wad[0][1] == "n/a (not verified)"
-    base = [c for c in t1 if c[0].startswith("Softmax baseline")]
-    assert [c[3] for c in base] == ["0.050"]  # the glove-only aggregate belongs to Table 3, not Table 1
-    assert all("synthetic" in c[8] for c in base)  # dataset column flags the synthetic set
+    t2 = table_rows(text, "Xu et al. — Table 2, TU-Berlin (Extended)")
+    ours = rows_for(t2, "ours")
+    assert len(ours) == 1
+    assert (ours[0]["Paper mAP@all"], ours[0]["Paper P@100"], ours[0]["Paper dimension"]) == ("0.351", "0.464", "64")
+    assert (ours[0]["Ours mAP@all"], ours[0]["Ours P@100"], ours[0]["Ours dimension"]) == (
+        "0.350 ± 0.071 (n=2)", "0.175 ± 0.035 (n=2)", "64")
+    assert setting(ours[0]) == {
+        "Our records": "`tub_s0`, `tub_s1`", "Model": "full, glove+path", "Dataset": "tuberlin [tuberlin]",
+        "Split": "sempcyc30 (220 seen / 30 test classes)", "Image size": "224 px", "Weights": "imagenet",
+        "Steps": "20000", "Seeds": "0,1", "Preset": "paper", "Device": "CPU (2 cores)", "Commit": "01234567",
+        "Paper setting?": "no: semantics glove+path (paper: w2v+path)"}
+    assert rows_for(t2, "Softmax (Baseline)")[0]["Our records"] == "no record"  # the raw run is on Sketchy
 
-    t2 = [cells(l) for l in table_lines(text, "Table 2, TU-Berlin Extended")[2:]]
-    assert all(c[5] == "no record" for c in t2 if c[0] == "WAD-CMSN")  # the tuberlin run is an ablation row
-    t4_tub = [cells(l) for l in table_lines(text, "Table 4, TU-Berlin Extended")[2:]]
-    assert [c[3] for c in t4_tub if c[0] == "Wasserstein + cycle consistency"] == ["0.200"]
-    t3 = [cells(l) for l in table_lines(text, "Table 3, Sketchy Extended")[2:]]
-    assert [c[3] for c in t3 if c[0] == "glove"] == ["0.200 ± 0.100 (n=3)"]
-    assert [c[3] for c in t3 if c[0] == "glove+path"] == ["0.300"]
+    t1 = table_rows(text, "Xu et al. — Table 1, Sketchy (Extended)")
+    softmax = rows_for(t1, "Softmax (Baseline)")
+    assert [(r["Paper mAP@all"], r["Paper dimension"], r["Ours mAP@all"], r["Ours P@100"], r["Ours dimension"],
+             r["Model"], r["Steps"], r["Paper setting?"]) for r in softmax] == [
+        ("0.114", "4096", "0.050 (n=1)", "0.025 (n=1)", "512", "raw_features", "none (no training)",
+         "no: preset smoke; synthetic data")]
+    t1_ours = rows_for(t1, "ours")
+    assert [(r["Our records"], r["Ours mAP@all"]) for r in t1_ours] == [
+        ("`zs_glove_3seeds`, `glove_extra_seed`", "0.250 ± 0.129 (n=4)")]  # the aggregate and one more seed
+    assert t1_ours[0]["Seeds"] == "0,1,2,3"
+    assert t1_ours[0]["Dataset"] == "sketchy [synthetic] (synthetic data)"
+    assert t1_ours[0]["Paper setting?"] == "no: preset smoke; synthetic data; semantics glove (paper: w2v+jcn)"
 
-    all_rows = [cells(l) for l in table_lines(text, "All zero-shot records")[2:]]
-    names = [r[0] for r in all_rows]
-    assert "`zs_glove_3seeds`" in names and not any("seeds/s" in n for n in names)  # seeds folded in
-    agg = all_rows[names.index("`zs_glove_3seeds`")]
-    header = cells(table_lines(text, "All zero-shot records")[0])
-    assert agg[header.index("Seed(s)")] == "0,1,2"
+    t3 = table_rows(text, "Xu et al. — Table 3, Sketchy (Extended)")
+    assert [r["Paper row"] for r in t3] == ["Glove", "Word2vec", "Path", "Jiang-Conrath", "Glove + Path",
+                                            "Glove + Jiang-Conrath", "Word2vec + Path", "Word2vec + Jiang-Conrath"]
+    glove = rows_for(t3, "Glove")[0]
+    assert (glove["Paper mAP@all"], glove["Ours mAP@all"], glove["Paper setting?"]) == (
+        "0.294", "0.250 ± 0.129 (n=4)", "no: preset smoke; synthetic data")
+    assert rows_for(t3, "Glove + Path")[0]["Our records"] == "no record"  # the only glove+path full run: TU-Berlin
+    t3_tub = table_rows(text, "Xu et al. — Table 3, TU-Berlin (Extended)")
+    assert rows_for(t3_tub, "Glove + Path")[0]["Ours mAP@all"] == "0.350 ± 0.071 (n=2)"
+
+    t4 = table_rows(text, "Xu et al. — Table 4, Sketchy (Extended)")
+    cls = rows_for(t4, "Baseline+classification loss")
+    assert [(r["Paper mAP@all"], r["Ours mAP@all"], r["Model"]) for r in cls] == [
+        ("0.307", "0.250 (n=1)", "wasserstein+cls, glove+path")]
+    assert [r["Paper mAP@all"] for r in t4 if r["Our records"] == "no record"] == [
+        "0.128", "0.241", "0.238", "0.314", "0.301"]
+
+    everything = table_rows(text, "All zero-shot settings")
+    assert [r["Our records"] for r in everything] == [
+        "`ablation`", "`zs_glove_3seeds`, `glove_extra_seed`", "`raw`", "`tub_s0`, `tub_s1`"]
+    glove_all = everything[1]
+    assert (glove_all["mAP@all"], glove_all["raw-feature NN mAP@all"], glove_all["dimension"]) == (
+        "0.250 ± 0.129 (n=4)", "0.100 ± 0.000 (n=4)", "64")
+    assert "glove/s0" not in text  # seeds of an aggregate are read through it
 
 
+def test_a_repeated_seed_is_counted_once_and_reported(tmp_path):
+    write_record(tmp_path / "a", zs_metrics(seed=0, mAP=0.2))
+    write_record(tmp_path / "b", zs_metrics(seed=0, mAP=0.2))
+    text = report.build_report(tmp_path)
+    assert "`b` repeats seed 0 of `a` in the same setting: counted once" in text
+    ours = rows_for(table_rows(text, "Xu et al. — Table 1, Sketchy (Extended)"), "ours")
+    assert [r["Ours mAP@all"] for r in ours] == ["0.200 (n=1)"]
+
+
+def test_value_cell_on_hand_numbers():
+    assert report.value_cell([0.1, 0.2, 0.3], "mAP@all", 3) == "0.200 ± 0.100 (n=3)"
+    assert report.value_cell([0.5014], "acc@1", 4) == "0.5014 (n=1)"
+    assert report.value_cell([64, 64], "dimension", 3) == "64"
+    assert report.value_cell([], "P@100", 3) == "n/a"
+
+
+# ----------------------------------------------------------------------------------------------- CLI
 def test_report_cli_writes_file_and_skips_unknown_records(tmp_path):
     write_record(tmp_path / "runs" / "fg", fg_metrics())
     (tmp_path / "runs" / "junk").mkdir()
@@ -142,12 +232,22 @@ def test_report_cli_writes_file_and_skips_unknown_records(tmp_path):
     text = out.read_text()
     assert text.startswith("# sbir_tf experiment report") and "Skipped folders" in text and "junk" in text
     assert "No zero-shot records." in text
+    assert report.main(["--root", str(tmp_path / "runs"), "--out"]) == 0  # --out alone: <root>/REPORT.md
+    assert (tmp_path / "runs" / "REPORT.md").read_text() == text
 
 
-def test_report_on_missing_root_still_lists_paper_tables(tmp_path):
-    text = report.build_report(tmp_path / "nothing")
+def test_report_on_missing_root_prints_every_paper_number(tmp_path, capsys):
+    assert report.main(["--root", str(tmp_path / "nothing")]) == 0
+    text = capsys.readouterr().out
     assert "no records folder" in text
-    assert text.count("n/a (not verified)") >= len([e for e in P.ALL if e.value is None and e.paper != "sempcyc2019"])
+    paper_cells = []
+    for table in P.FG_TABLES + P.ZS_TABLES:
+        for entries in report._by_dataset(table):
+            e = entries[0]
+            for row in table_rows(text, f"— {e.table}, {e.dataset}"):
+                paper_cells += [(e.table, e.dataset, row["Paper row"], k[len("Paper "):], v) for k, v in row.items()
+                                if k.startswith("Paper ") and k not in ("Paper row", "Paper setting?")]
+    assert sorted(paper_cells) == sorted((e.table, e.dataset, e.row, e.metric, P.format_value(e)) for e in P.ALL)
 
 
 # ----------------------------------------------------------------------------------------------- aggregate
@@ -193,37 +293,6 @@ def test_aggregate_rejects_fine_grained_records(tmp_path):
     with pytest.raises(ValueError, match="fine_grained"):
         report.aggregate_runs([d], tmp_path / "agg")
 
-
-# ----------------------------------------------------------------------------------------------- paper numbers
-def test_paper_numbers_are_sourced_or_marked_unverified():
-    P.check_entries()
-    for e in P.ALL:
-        assert e.paper in P.PAPERS and e.table.startswith("Table") and e.metric
-        if e.value is None:
-            assert e.note == P.NOT_VERIFIED and P.format_value(e) == "n/a (not verified)"
-        else:
-            assert e.source, e
-
-
-def test_check_entries_rejects_a_value_without_source():
-    bad = P.PaperNumber("pang2017", "Table 3", "VGG16 with decoder", "acc@1", 0.5, "Sketchy", note="typed in")
-    with pytest.raises(ValueError, match="source"):
-        P.check_entries([bad])
-    good = P.PaperNumber("pang2017", "Table 3", "x", "acc@1", 0.5, "Sketchy", note="n", source="https://example")
-    P.check_entries([good])
-    assert P.format_value(good) == "0.500"
-
-
-def test_main_comparison_uses_the_default_semantics():
-    from sbir_tf.experiments import zs_presets
-
-    assert P.MAIN_SEMANTICS == zs_presets.DEFAULT_SEMANTICS
-
-
-def test_lookup_names_the_missing_entry():
-    assert P.lookup("pang2017", "Table 3", "VGG16 with decoder", "acc@1").match == {"variant": "vgg16"}
-    with pytest.raises(KeyError, match="Table 9"):
-        P.lookup("pang2017", "Table 9", "x", "acc@1")
 
 
 # ----------------------------------------------------------------------------------------------- notebooks
