@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # The recorded fine-grained runs: Pang et al. 2017 with and without the decoder (Table 3, VGG16 rows) on
-# shared/data/sketchy_mini, VGG16 `hed` weights, 112 px, cpu preset (lr 1e-4 -> 1e-5 at 2/3), 250 steps of 12 triplets.
-# Usage: bash experiments/scripts/fg_sketchy_mini.sh [RUNS_DIR] [VARIANT...]
+# shared/data/sketchy_mini, 112 px, cpu preset (lr 1e-4 -> 1e-5 at 2/3), 250 steps of 12 triplets.
+# VGG16 weights: $WEIGHTS, default `imagenet-offline` (ImageNet conv weights, no download; the records of
+# experiments/fg_sketchy_mini_hed_112px were made with WEIGHTS=hed).
+# Per-sample distance of L_D (Eq. 4, loss.decoder_distance): $DECODER_DISTANCE, default `pixel_mse` (the cpu preset's
+# default; the records of experiments/fg_sketchy_mini_hed_112px were made with the printed `norm`).
+# Usage: [WEIGHTS=imagenet-offline|imagenet|hed] [DECODER_DISTANCE=pixel_mse|norm] \
+#   bash experiments/scripts/fg_sketchy_mini.sh [RUNS_DIR] [VARIANT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${SBIR_TF_SHARED_DATA:-../shared/data}/sketchy_mini
-runs=${1:-runs/fg_sketchy_mini}
+weights=${WEIGHTS:-imagenet-offline}
+distance=${DECODER_DISTANCE:-pixel_mse}
+runs=${1:-runs/fg_sketchy_mini_${weights}_$distance}
 shift || true
 variants=("${@:-vgg16 vgg16-D}")
 for variant in ${variants[@]}; do
   out="$runs/$variant"
   [ -f "$out/metrics.json" ] && continue
   resume=(); [ -d "$out/checkpoints" ] && [ -n "$(ls -A "$out/checkpoints" 2>/dev/null)" ] && resume=(--resume)
-  python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights hed --image_size 112 \
-    --steps 250 --batch_size 12 --variant "$variant" --seed 0 --output_dir "$out" "${resume[@]}"
+  python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights "$weights" --image_size 112 \
+    --steps 250 --batch_size 12 --variant "$variant" --seed 0 --set loss.decoder_distance="$distance" \
+    --output_dir "$out" "${resume[@]}"
 done

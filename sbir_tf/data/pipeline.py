@@ -1,9 +1,11 @@
 """tf.data input pipelines: seeded triplet batches for training, centre-cropped batches for evaluation.
 
-Training batches (:func:`triplet_dataset`) follow Pang et al. (BMVC 2017), Sec. 3 / 4.1: an anchor sketch, its
-positive photo (the photo of the same instance) and a negative photo, each resized to ``load_size`` then randomly
-cropped to ``image_size`` and randomly mirrored; the decoder target is the *same* crop/flip of the anchor sketch in
-[-1, 1].
+Training batches (:func:`triplet_dataset`) follow Pang et al. (BMVC 2017), Sec. 3.1 and Sec. 4 "Implementation
+Details": an anchor sketch, its positive photo (the photo of the same instance) and a negative photo, each resized
+to ``load_size`` then randomly cropped to ``image_size`` ("We randomly cropped an original 256x256 sketch/photo of
+size 224x224") and, with ``flip``, randomly mirrored (not in the paper); the decoder target is the *same* crop/flip
+of the anchor sketch in [-1, 1]. Which Sketchy rendering the sketches and photos come from is the reader's choice
+(:func:`sbir_tf.data.sketchy.read_sketchy`).
 
 Reproducibility. Batch ``step`` is a pure function of ``(seed, step)``:
 

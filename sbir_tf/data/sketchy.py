@@ -10,6 +10,12 @@ Layout::
 ``root`` may be the folder holding ``sketch/`` and ``photo/``, ``256x256/``, ``rendered_256x256/`` or the parent of
 ``256x256/`` (the folder that also holds ``info/``). Sketch ``<photo_id>-<k>.png`` depicts photo ``<photo_id>.jpg`` of
 the same class. Photo ids start with the ImageNet WordNet id of the class (``n02691156_10151`` -> ``n02691156``).
+
+Renderings. The release renders every sketch six ways and every photo two ways, one ``tx_*`` folder each
+(:data:`SKETCH_RENDERINGS`, :data:`PHOTO_RENDERINGS`, as its ``README.txt`` describes them). The sketch and the photo
+rendering are chosen separately (``read_sketchy(rendering=..., photo_rendering=...)``; in the experiment configs
+``data.sketch_rendering`` and ``data.photo_rendering``); both default to ``tx_000000000000``. Pang et al. 2017
+(Sec. 4) train on "the uniformly scaled and centred version of sketches": :data:`CENTRED_SKETCH_RENDERING`.
 """
 from __future__ import annotations
 
@@ -21,6 +27,22 @@ from sbir_tf.data.images import IMAGE_EXTENSIONS, scan_class_folders
 from sbir_tf.data.records import PHOTO, SKETCH, DataError, DatasetIndex, Record, SkipLog
 
 DEFAULT_RENDERING = "tx_000000000000"
+#: Sketch rendering folders of the official ``rendered_256x256`` release (its README.txt, paraphrased).
+SKETCH_RENDERINGS = {
+    "tx_000000000000": "canvas scaled to 256x256 like the paired photo (non-uniformly): aligned with the photo",
+    "tx_000100000000": "centred and uniformly scaled so that the larger side spans 78% of the canvas",
+    "tx_000000000010": "translated so that it is centred on the photo's object bounding box",
+    "tx_000000000110": "centred on the bounding box, uniformly scaled to fit it along one side (least scaling)",
+    "tx_000000001010": "centred on the bounding box, uniformly scaled to fit it along one side (most scaling)",
+    "tx_000000001110": "centred on the bounding box, non-uniformly scaled to fill it",
+}
+#: Photo rendering folders of the official ``rendered_256x256`` release (its README.txt, paraphrased).
+PHOTO_RENDERINGS = {
+    "tx_000000000000": "the whole photo, non-uniformly scaled to 256x256",
+    "tx_000100000000": "the object bounding box plus 10% on each side, scaled to 256x256 (a crop)",
+}
+#: Pang et al. 2017, Sec. 4: "We used the uniformly scaled and centred version of sketches".
+CENTRED_SKETCH_RENDERING = "tx_000100000000"
 _SKETCH_NAME = re.compile(r"^(?P<photo_id>.+)-(?P<k>\d+)$")
 _WNID = re.compile(r"^(n\d{8})(?:_|$)")
 
@@ -58,15 +80,14 @@ def layout_parents(root: Path, base: Path) -> list[Path]:
     return list(dict.fromkeys(parents))
 
 
-def _rendering_dir(domain_dir: Path, rendering: str, fallback: str | None = None) -> Path:
+def _rendering_dir(domain_dir: Path, rendering: str) -> Path:
     path = domain_dir / rendering
     if path.is_dir():
         return path
-    if fallback and (domain_dir / fallback).is_dir():
-        return domain_dir / fallback
     available = sorted(p.name for p in domain_dir.glob("tx_*") if p.is_dir())
-    raise DataError(f"rendering folder {path} not found (expected {domain_dir}/<tx_*>/<class>/; "
-                    f"available: {available or 'none'})")
+    raise DataError(f"{domain_dir.name} rendering folder {path} not found (expected {domain_dir}/<tx_*>/<class>/); "
+                    f"available: {available or 'none'}: choose one of them (experiment configs: "
+                    f"data.{domain_dir.name}_rendering)")
 
 
 def photo_id_from_line(line: str) -> str:
@@ -143,19 +164,20 @@ def class_wnids(photos: list[Record]) -> dict[str, str]:
 
 
 def read_sketchy(root: str | Path, rendering: str = DEFAULT_RENDERING, exclude_invalid: bool = False,
-                 strict: bool = False, photo_rendering: str | None = None) -> DatasetIndex:
+                 strict: bool = False, photo_rendering: str = DEFAULT_RENDERING) -> DatasetIndex:
     """Index the Sketchy database under ``root``.
 
-    rendering: sketch rendering folder (``tx_000000000000`` = no augmentation; any ``tx_*`` present may be chosen).
-    photo_rendering: photo folder; by default the same name when present, else ``tx_000000000000`` (the official
-        release has fewer photo renderings than sketch renderings).
+    rendering: the *sketch* rendering folder (:data:`SKETCH_RENDERINGS`; ``tx_000000000000`` = scaled like its photo,
+        :data:`CENTRED_SKETCH_RENDERING` = Pang et al. 2017's choice); any ``tx_*`` folder present may be chosen.
+    photo_rendering: the photo rendering folder, chosen independently (:data:`PHOTO_RENDERINGS`;
+        ``tx_000000000000`` = whole photos, ``tx_000100000000`` = bounding-box crops).
+    A rendering folder that does not exist raises :class:`DataError` listing the ones that do.
     exclude_invalid: leave out sketches listed in ``info/invalid-*.txt``.
     strict: raise :class:`DataError` on the first unusable file instead of skipping it.
     """
     base, info = find_layout(root)
     sketch_dir = _rendering_dir(base / "sketch", rendering)
-    photo_dir = _rendering_dir(base / "photo", photo_rendering or rendering,
-                               fallback=None if photo_rendering else DEFAULT_RENDERING)
+    photo_dir = _rendering_dir(base / "photo", photo_rendering)
     log = SkipLog(strict)
     invalid: set[str] = set()
     invalid_files = sorted(info.glob("invalid-*.txt")) if info else []
@@ -167,7 +189,7 @@ def read_sketchy(root: str | Path, rendering: str = DEFAULT_RENDERING, exclude_i
         raise DataError(f"no usable Sketchy photos under {photo_dir} (expected <class>/<photo_id>.jpg)")
 
     test_instances = None
-    notes = {"rendering": sketch_dir.name, "photo_rendering": photo_dir.name, "layout_root": str(base),
+    notes = {"sketch_rendering": sketch_dir.name, "photo_rendering": photo_dir.name, "layout_root": str(base),
              "wnids": class_wnids(photos), **stats}
     testset = info / "testset.txt" if info else None
     if testset is not None and testset.is_file():

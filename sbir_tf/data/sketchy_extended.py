@@ -30,9 +30,12 @@ def find_extended_dir(root: str | Path) -> Path:
 
 
 def read_sketchy_extended(root: str | Path, rendering: str = DEFAULT_RENDERING, exclude_invalid: bool = False,
-                          strict: bool = False, extended_dir: str | Path | None = None) -> DatasetIndex:
-    """Sketchy (see :func:`~sbir_tf.data.sketchy.read_sketchy`) with the extended photos merged per class."""
-    index = read_sketchy(root, rendering=rendering, exclude_invalid=exclude_invalid, strict=strict)
+                          strict: bool = False, extended_dir: str | Path | None = None,
+                          photo_rendering: str = DEFAULT_RENDERING) -> DatasetIndex:
+    """Sketchy (see :func:`~sbir_tf.data.sketchy.read_sketchy`: ``rendering`` is the sketch rendering,
+    ``photo_rendering`` the Sketchy photos' one) with the extended photos merged per class (they have one form)."""
+    index = read_sketchy(root, rendering=rendering, exclude_invalid=exclude_invalid, strict=strict,
+                         photo_rendering=photo_rendering)
     ext_dir = Path(extended_dir) if extended_dir else find_extended_dir(root)
     if not ext_dir.is_dir():
         raise DataError(f"Sketchy Extended photo folder {ext_dir} does not exist (expected <class>/*.jpg inside)")

@@ -29,12 +29,14 @@ import numpy as np
 
 from sbir_tf.config import Config
 from sbir_tf.experiments import fg_presets
+from sbir_tf.models import backbones
 from sbir_tf.train import schedules
 from sbir_tf.train.strategy import STRATEGIES
 
 DATASETS = ("sketchy", "synthetic", "qmul_v1", "qmul_v2")
 QMUL_CATEGORIES = ("shoes", "chairs", "handbags")
-WEIGHT_NAMES = ("imagenet", "hed", "none")
+#: ``--weights`` names: the built-in VGG16 sources (``sbir_tf.models.backbones.KNOWN_WEIGHTS``) and "none" (random).
+WEIGHT_NAMES = (*backbones.KNOWN_WEIGHTS, "none")
 #: TFDS builder (``sbir_tf.data.tfds_builders``) of each dataset with prepared records (``data.prepared_dir``).
 PREPARED_NAMES = {"sketchy": "sketchy", "qmul_v1": "qmul_v1"}
 
@@ -56,10 +58,12 @@ def build_parser(prog: str, description: str, *, qmul: bool = False) -> argparse
         p.add_argument("--category", default="shoes", choices=QMUL_CATEGORIES)
     p.add_argument("--config", default=None, choices=fg_presets.PRESETS,
                    help="preset (default: paper with --data_dir, cpu without)")
-    p.add_argument("--weights", default=None, help="imagenet | hed | none | PATH to .h5/.weights.h5")
+    p.add_argument("--weights", default=None, help=f"{' | '.join(WEIGHT_NAMES)} | PATH to .h5/.weights.h5")
     p.add_argument("--variant", default=None, help=f"one of {sorted(fg_presets.VARIANTS)}")
-    p.add_argument("--sharing", default=None, help="siamese | heterogeneous | hybrid")
-    p.add_argument("--schedule", default=None, help="text | printed (two readings of the paper's stage 1)")
+    p.add_argument("--sharing", default=None,
+                   help="siamese | heterogeneous | hybrid (tied at the embedding layer only) | hybrid_fc (Table 4)")
+    p.add_argument("--schedule", default=None,
+                   help="text | printed (two readings of the paper's two stages) | joint (all parameters together)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--image_size", type=int, default=None)
     p.add_argument("--batch_size", type=int, default=None)
@@ -110,10 +114,11 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
     """Every check on a run's settings, in one place, before anything is trained. Raises ``ValueError`` (or
     ``DataError`` for the data) naming the bad setting; returns ``cfg``.
 
-    Checks names (variant, backbone, sharing, weights, schedule, strategy, dataset, category), numbers (steps,
-    batch size vs replicas, learning rates, fractions, loss weights, ks), the image size (the decoder's
-    ``S/32`` seed must give an ``S x S`` output), weight files (read and shape-checked against VGG16), and, with a
-    ``split``, that training data, queries and gallery are non-empty and every query's photo is in the gallery.
+    Checks names (variant, backbone, sharing, weights, schedule, strategy, dataset, category, decoder distance,
+    prepared records' renderings), numbers (steps, batch size vs replicas, learning rates, fractions, loss weights,
+    ks), the image size (the decoder's ``S/32`` seed must give an ``S x S`` output), weight files (read and
+    shape-checked against VGG16), and, with a ``split``, that training data, queries and gallery are non-empty and
+    every query's photo is in the gallery.
     """
     from sbir_tf.models import backbones
     from sbir_tf.models.fg import BACKBONES, POOLING, SHARING
@@ -140,9 +145,13 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
         raise ValueError(f"unknown QMUL category {d.category!r}; choose one of {QMUL_CATEGORIES}")
     if d.get("prepared_dir"):
         prepared_name(cfg)  # raises for datasets without a builder
-        if d.dataset == "sketchy" and d.rendering != "tx_000000000000":
-            raise ValueError(f"data.rendering={d.rendering!r}: the prepared Sketchy records hold the default "
-                             f"rendering tx_000000000000; read other renderings from the raw folder (--data_dir)")
+        from sbir_tf.data.sketchy import DEFAULT_RENDERING
+
+        for key in ("sketch_rendering", "photo_rendering"):
+            if d.dataset == "sketchy" and d[key] != DEFAULT_RENDERING:
+                raise ValueError(f"data.{key}={d[key]!r}: the prepared Sketchy records hold the rendering "
+                                 f"{DEFAULT_RENDERING} only; read other renderings from the raw folder (--data_dir) "
+                                 f"or set --set data.{key}={DEFAULT_RENDERING}")
     _check_int(t.steps, "train.steps", 1)
     _check_int(t.batch_size, "train.batch_size", 1)
     if t.batch_size % num_replicas:
@@ -156,6 +165,11 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
     for key in ("stage1_fraction", "lr_drop_fraction", "beta_1", "beta_2"):
         if not 0.0 <= float(t[key]) <= 1.0:
             raise ValueError(f"train.{key} must be in [0, 1], got {t[key]}")
+    from sbir_tf.losses.fg import DECODER_DISTANCES
+
+    if loss.decoder_distance not in DECODER_DISTANCES:
+        raise ValueError(f"unknown loss.decoder_distance {loss.decoder_distance!r}; choose one of {DECODER_DISTANCES} "
+                         f"(Eq. 4, Pang et al. 2017)")
     for key in ("lambda_d", "lambda_t", "margin"):
         if not float(loss[key]) >= 0:
             raise ValueError(f"loss.{key} must be >= 0, got {loss[key]}")
@@ -192,7 +206,8 @@ def _check_weights(weights, backbone: str, image_size: int, name: str) -> None:
             raise ValueError(f"{name}={weights!r} is a VGG16 weight source; the googlenet backbone takes none or a file")
         return
     if not isinstance(weights, str) or not (weights.endswith(".h5") or weights.endswith(".hdf5")):
-        raise ValueError(f"unknown {name} {weights!r}: use imagenet, hed, none or a path to a .h5/.weights.h5 file")
+        raise ValueError(f"unknown {name} {weights!r}: use {', '.join(WEIGHT_NAMES)} or a path to a .h5/.weights.h5 "
+                         f"file")
     if not Path(weights).is_file():
         raise ValueError(f"{name}: weights file not found: {weights}")
     if backbone == "vgg16":
@@ -245,8 +260,8 @@ def load_data(cfg: Config):
     kwargs: dict[str, Any] = {}
     if name == "synthetic" or (name == "sketchy" and root is None):
         name = "synthetic"  # generated once into the cache folder when root is None
-    elif name == "sketchy":
-        kwargs["rendering"] = cfg.data.rendering
+    if name in ("synthetic", "sketchy"):  # both read by the Sketchy reader
+        kwargs.update(rendering=cfg.data.sketch_rendering, photo_rendering=cfg.data.photo_rendering)
     elif name in ("qmul_v1", "qmul_v2"):
         kwargs["category"] = cfg.data.category
         if root is None:
@@ -388,6 +403,7 @@ def run_experiment(cfg: Config, output_dir: str | Path, *, resume: bool = False,
             lr = schedules.PangLearningRate(total, t.base_lr, t.final_lr, t.lr_drop_fraction)
             optimizer = wrap_optimizer(make_adam(lr, t.beta_1, t.beta_2, t.epsilon), bool(t.mixed_precision))
             trainer = FGTrainer(model, stages, optimizer, global_batch=t.batch_size, margin=cfg.loss.margin,
+                                decoder_distance=cfg.loss.decoder_distance,
                                 strategy=strategy)
             checkpointer = Checkpointer(run_dir.checkpoints, max_to_keep=t.keep_checkpoints, model=model,
                                         optimizer=optimizer, rng=random_state_variables(model))
@@ -476,6 +492,9 @@ def _metrics(cfg, index, split, result, classes, total, train_seconds, t_start, 
         "variant": cfg.variant,
         "sharing": cfg.model.sharing,
         "schedule": cfg.train.schedule,
+        "decoder_distance": cfg.loss.decoder_distance,
+        "sketch_rendering": cfg.data.sketch_rendering,
+        "photo_rendering": cfg.data.photo_rendering,
         "preset": cfg.preset,
         "seed": cfg.train.seed,
         "dtype_policy": policy,

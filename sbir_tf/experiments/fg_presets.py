@@ -7,18 +7,33 @@
     epsilon 1e-8), learning rate 1e-5 for 20,000 iterations then 1e-6 for 10,000, lambda_D 10, lambda_T 1, triplet
     margin 0.1, ImageNet-pretrained VGG16. Needs a GPU (about 2 images/s on a 2-core CPU).
 ``cpu``
-    A CPU-sized run with the same recipe scaled down: 64 px, batch 8, HED edge-detector VGG16 weights (bundled,
-    no download), 200 steps, learning rate 1e-4 then 1e-5 (a short run needs a larger step
-    size than the paper's 30,000 iterations; the 1/10 drop after 2/3 of the steps is kept).
+    A CPU-sized run with the same recipe scaled down: 64 px, batch 8, ImageNet VGG16 conv weights read offline
+    (``imagenet-offline``: no download, no fc6/fc7), 200 steps, learning rate 1e-4 then 1e-5 (a short run needs a
+    larger step size than the paper's 30,000 iterations; the 1/10 drop after 2/3 of the steps is kept).
 ``smoke``
-    Seconds: 32 px, batch 2, 4 steps, a small embedding head, random weights. Checks plumbing, not accuracy.
+    Seconds: 32 px, batch 2, 4 steps, a small embedding head, ``imagenet-offline`` conv weights. Checks plumbing,
+    not accuracy.
 
-The loss weights and margin come from :data:`sbir_tf.losses.fg` (one place only); the model block is
-``sbir_tf.models.fg.DEFAULT_MODEL_CONFIG`` with preset-specific overrides.
+The loss weights, margin and decoder distance come from :data:`sbir_tf.losses.fg` (one place only); the model block
+is ``sbir_tf.models.fg.DEFAULT_MODEL_CONFIG`` with preset-specific overrides.
+
+Two settings differ between the presets on purpose:
+
+``loss.decoder_distance`` (Eq. 4, :func:`sbir_tf.losses.fg.reconstruction_distance`)
+    ``paper``: ``norm``, the per-sample l2 norm as printed. ``cpu``: ``pixel_mse``, the per-pixel mean squared
+    error: the norm grows with the image (sqrt of H*W*3), so with lambda_D = 10 it outweighs L_C + L_T by two
+    orders of magnitude and the embedding collapses in stage 2 of short CPU runs; ``pixel_mse`` keeps
+    lambda_D L_D of the order of L_C at every image size. ``smoke`` keeps the paper's ``norm``.
+``data.sketch_rendering`` / ``data.photo_rendering`` (Sketchy ``tx_*`` folders, :mod:`sbir_tf.data.sketchy`)
+    ``paper``: sketches ``tx_000100000000``, "the uniformly scaled and centred version of sketches" (Sec. 4), and
+    whole photos ``tx_000000000000`` (the paper names no photo rendering; its photos keep "other objects and
+    cluttered background", Sec. 4). ``cpu`` and ``smoke``: ``tx_000000000000`` for both, the only rendering in
+    ``shared/data/sketchy_mini``, the prepared TFDS records and the synthetic set.
 """
 from __future__ import annotations
 
 from sbir_tf.config import Config
+from sbir_tf.data.sketchy import DEFAULT_RENDERING
 from sbir_tf.train import schedules
 
 PRESETS = ("paper", "cpu", "smoke")
@@ -31,7 +46,8 @@ def _loss_hyperparams() -> dict:
     from sbir_tf.losses import fg as fg_losses
 
     hp = fg_losses.PANG_2017
-    return {"lambda_d": float(hp.lambda_decoder), "lambda_t": float(hp.lambda_triplet), "margin": float(hp.margin)}
+    return {"lambda_d": float(hp.lambda_decoder), "lambda_t": float(hp.lambda_triplet), "margin": float(hp.margin),
+            "decoder_distance": hp.decoder_distance}
 
 
 def _model_defaults() -> dict:
@@ -45,14 +61,17 @@ def _model_defaults() -> dict:
 
 def paper() -> Config:
     """Sec. 4, Pang et al. 2017 (numbers from ``sbir_tf.losses.fg.PANG_2017``)."""
+    from sbir_tf.data.sketchy import CENTRED_SKETCH_RENDERING
     from sbir_tf.losses.fg import PANG_2017 as hp
 
     return Config(
         preset="paper",
         variant="vgg16",
         # prepared_dir: TFDS data_dir of prepared records (sbir_tf.data.prepare), read instead of `root`
-        data=dict(dataset="sketchy", root=None, prepared_dir=None, category=None, rendering="tx_000000000000",
-                  image_size=224, load_size=None, hard_negative_prob=0.5, flip=True, split_seed=0),
+        # sketch_rendering / photo_rendering: Sketchy tx_* folders (module docstring)
+        data=dict(dataset="sketchy", root=None, prepared_dir=None, category=None,
+                  sketch_rendering=CENTRED_SKETCH_RENDERING, photo_rendering=DEFAULT_RENDERING, image_size=224,
+                  load_size=None, hard_negative_prob=0.5, flip=True, split_seed=0),
         model=_model_defaults(),
         loss=_loss_hyperparams(),
         train=dict(steps=schedules.PAPER_TOTAL_STEPS, batch_size=hp.batch_size,
@@ -68,11 +87,12 @@ def paper() -> Config:
 
 
 def cpu() -> Config:
-    """A few minutes on 2 CPU cores (64 px, HED weights)."""
+    """A few minutes on 2 CPU cores (64 px, ``imagenet-offline`` weights)."""
     cfg = paper()
     cfg.preset = "cpu"
-    cfg.data.image_size = 64
-    cfg.model.weights = "hed"
+    cfg.data.update(image_size=64, sketch_rendering=DEFAULT_RENDERING, photo_rendering=DEFAULT_RENDERING)
+    cfg.loss.decoder_distance = "pixel_mse"
+    cfg.model.weights = "imagenet-offline"
     cfg.train.update(steps=200, batch_size=8, base_lr=1e-4, final_lr=1e-5, checkpoint_every=100, log_every=10,
                      eval_every=100)
     cfg.eval.update(batch_size=64, val_queries=100, val_distractors=100, display_size=64)
@@ -80,11 +100,11 @@ def cpu() -> Config:
 
 
 def smoke() -> Config:
-    """Seconds: tiny everything, random weights (plumbing only)."""
+    """Seconds: tiny everything, ``imagenet-offline`` conv weights (plumbing only)."""
     cfg = paper()
     cfg.preset = "smoke"
-    cfg.data.image_size = 32
-    cfg.model.update(weights=None, fc_dims=[32], embedding_dim=16, decoder_channels=[16, 16, 8, 8, 8, 8],
+    cfg.data.update(image_size=32, sketch_rendering=DEFAULT_RENDERING, photo_rendering=DEFAULT_RENDERING)
+    cfg.model.update(weights="imagenet-offline", fc_dims=[32], embedding_dim=16, decoder_channels=[16, 16, 8, 8, 8, 8],
                      dropout=0.0)
     cfg.train.update(steps=4, batch_size=2, base_lr=1e-4, final_lr=1e-5, checkpoint_every=2, log_every=1,
                      eval_every=2)

@@ -10,11 +10,19 @@ Three parts, each a Keras Functional model:
   1024-d pooled GoogLeNet feature.
 * decoder D (Table 1): embedding -> ``S/32 x S/32 x 512`` seed -> five 4x4 stride-2 transposed convs with batch norm +
   ReLU -> one 4x4 stride-1 transposed conv to 3 channels with tanh (the sketch in [-1, 1]).
-* classifier C (Sec. 3.2): a single ``Dense(num_classes)`` giving logits straight on the embedding.
+* classifier C (Sec. 3.1, "Classification Subnet"): a single ``Dense(num_classes)`` giving logits straight on the
+  embedding.
 
-Weight sharing between the sketch and the photo encoder (Table 4): ``siamese`` (one encoder for both domains,
-the paper's choice), ``heterogeneous`` (two separate encoders), ``hybrid`` (separate conv trunks, shared
-``fc1``/``fc2``/``embedding`` layers). The classifier and the decoder are shared by both domains.
+Weight sharing between the sketch and the photo encoder (Table 4 and Sec. 3.3), by name (:data:`SHARING`):
+
+* ``siamese`` — one encoder for both domains, "weight-sharing everywhere between branches" (the paper's choice);
+* ``heterogeneous`` — two separate encoders, "not weight sharing in any layer";
+* ``hybrid`` — the paper's third strategy, "whereby the branches are only tied at the joint embedding layer":
+  separate conv trunks *and* separate ``fc1``/``fc2`` (fc6/fc7), one shared ``embedding`` layer (FC-256);
+* ``hybrid_fc`` — not in the paper: separate conv trunks, shared ``fc1``/``fc2``/``embedding`` layers.
+
+The classifier and the decoder are shared by both domains in every mode. Sketches always go through
+``sketch_encoder`` and photos through ``photo_encoder`` (:func:`embed_triplet`).
 
 Input sizes: the paper uses 224 px. Any size ``S`` divisible by 16 (and >= 32) works: pool5 is then
 ``floor(S/32) x floor(S/32) x 512`` (3x3 at 112 px, VGG16's 'valid' pooling drops the odd last row/column). With
@@ -39,14 +47,15 @@ from sbir_tf.models import backbones
 from sbir_tf.models.googlenet import GOOGLENET_FEATURE_DIM, googlenet
 
 BACKBONES = ("vgg16", "googlenet")
-SHARING = ("siamese", "heterogeneous", "hybrid")
+#: Weight-sharing strategies (Table 4, Sec. 3.3, Pang et al. 2017); ``hybrid_fc`` is an extra, not in the paper.
+SHARING = ("siamese", "heterogeneous", "hybrid", "hybrid_fc")
 POOLING = ("flatten", "gap")
 
 #: Model hyper-parameters of Pang et al. 2017 (Sec. 3, Table 1, Table 4) as defaults of :func:`build_fg_model`.
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "backbone": "vgg16",            # Sec. 3.1: VGG16 encoder; "googlenet" for the _GN variants of Table 3
-    "weights": "imagenet",          # pretrained trunk: None | "imagenet" | "hed" | path to .h5/.weights.h5
-    "sketch_weights": None,         # separate trunk weights for the sketch encoder (heterogeneous/hybrid only)
+    "weights": "imagenet",          # pretrained trunk: None | a backbones.KNOWN_WEIGHTS name | .h5 path
+    "sketch_weights": None,         # separate trunk weights for the sketch encoder (every sharing but siamese)
     "sharing": "siamese",           # Table 4
     "use_decoder": True,            # False = the "-D" variant of Table 3
     "embedding_dim": 256,           # Sec. 3.1: 256-d joint embedding
@@ -94,13 +103,18 @@ class L2Normalize(layers.Layer):
 
 
 def embedding_head(input_shape: Sequence[int], *, fc_dims: Sequence[int] = (4096, 4096), dropout: float = 0.5,
-                   embedding_dim: int = 256, pooling: str = "flatten", name: str = "embedding_head") -> keras.Model:
+                   embedding_dim: int = 256, pooling: str = "flatten", name: str = "embedding_head",
+                   shared_embedding: layers.Dense | None = None) -> keras.Model:
     """Trunk features -> l2-normalised embedding: [flatten|gap] -> fc1 -> fc2 (ReLU + dropout) -> embedding -> l2.
 
     ``fc_dims=()`` gives just the ``embedding`` layer (used on the 1024-d GoogLeNet feature). Output float32.
+    ``shared_embedding``: an ``embedding`` layer of another head to reuse (the same variables) instead of a new one,
+    as the ``hybrid`` strategy ties the branches "only at the joint embedding layer" (Sec. 3.3, Pang et al. 2017).
     """
     if pooling not in POOLING:
         raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLING}")
+    if shared_embedding is not None and shared_embedding.units != int(embedding_dim):
+        raise ValueError(f"shared embedding layer has {shared_embedding.units} units, the head needs {embedding_dim}")
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_features")
     x = inputs
     if len(input_shape) == 3:
@@ -110,7 +124,8 @@ def embedding_head(input_shape: Sequence[int], *, fc_dims: Sequence[int] = (4096
         x = layers.Dense(int(units), activation="relu", name=f"fc{i}")(x)
         if dropout:
             x = layers.Dropout(float(dropout), name=f"fc{i}_dropout")(x)
-    x = layers.Dense(int(embedding_dim), name="embedding")(x)
+    embedding = shared_embedding if shared_embedding is not None else layers.Dense(int(embedding_dim), name="embedding")
+    x = embedding(x)
     x = L2Normalize(name="l2_normalize")(x)
     return keras.Model(inputs, x, name=name)
 
@@ -121,12 +136,13 @@ def _trunk(cfg: Mapping, image_size: int, weights, name: str) -> keras.Model:
     return googlenet((image_size, image_size, 3), weights=weights, dropout=cfg["googlenet_dropout"], name=name)
 
 
-def _head(cfg: Mapping, trunk: keras.Model, name: str) -> keras.Model:
+def _head(cfg: Mapping, trunk: keras.Model, name: str, shared_embedding: layers.Dense | None = None) -> keras.Model:
     if cfg["backbone"] == "vgg16":
         return embedding_head(trunk.output.shape[1:], fc_dims=cfg["fc_dims"], dropout=cfg["dropout"],
-                              embedding_dim=cfg["embedding_dim"], pooling=cfg["pooling"], name=name)
+                              embedding_dim=cfg["embedding_dim"], pooling=cfg["pooling"], name=name,
+                              shared_embedding=shared_embedding)
     return embedding_head((GOOGLENET_FEATURE_DIM,), fc_dims=(), dropout=0.0, embedding_dim=cfg["embedding_dim"],
-                          name=name)
+                          name=name, shared_embedding=shared_embedding)
 
 
 def _encoder(trunk: keras.Model, head: keras.Model, name: str) -> keras.Model:
@@ -195,7 +211,8 @@ def build_decoder(image_size: int = 224, embedding_dim: int = 256,
 
 
 def build_classifier(num_classes: int, embedding_dim: int = 256, name: str = "classifier") -> keras.Model:
-    """Classifier C (Sec. 3.2, Pang et al. 2017): ``Dense(num_classes)`` logits (float32) on the embedding."""
+    """Classifier C (Sec. 3.1 "Classification Subnet", Pang et al. 2017): ``Dense(num_classes)`` logits (float32)
+    on the embedding."""
     if int(num_classes) < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
@@ -273,22 +290,33 @@ class FGModel(tf.Module):
         return embed_triplet(self, sketch, positive, negative, training=training)
 
     def forward(self, sketch, positive, negative, training: bool = False) -> dict:
-        """Everything the losses of :mod:`sbir_tf.losses.fg` need for one triplet batch.
+        """Everything the losses of :mod:`sbir_tf.losses.fg` need for one triplet batch: :func:`triplet_outputs`."""
+        return triplet_outputs(self, sketch, positive, negative, training=training)
 
-        Returns ``emb_sketch, emb_positive, emb_negative`` (embeddings), ``logits_sketch, logits_positive,
-        logits_negative`` and, with a decoder, ``recon_from_sketch = D(E(x_s))`` and ``recon_from_positive =
-        D(E(x_p+))`` (``None`` without a decoder).
-        """
-        emb_s, emb_p, emb_n = self.embed_triplet(sketch, positive, negative, training=training)
-        out = {"emb_sketch": emb_s, "emb_positive": emb_p, "emb_negative": emb_n,
-               "logits_sketch": self.classifier(emb_s, training=training),
-               "logits_positive": self.classifier(emb_p, training=training),
-               "logits_negative": self.classifier(emb_n, training=training),
-               "recon_from_sketch": None, "recon_from_positive": None}
-        if self.decoder is not None:
-            out["recon_from_sketch"] = self.decoder(emb_s, training=training)
-            out["recon_from_positive"] = self.decoder(emb_p, training=training)
-        return out
+
+def triplet_outputs(model, sketch, positive, negative, *, training: bool = False, logits: bool = True,
+                    reconstructions: bool = True, decoder_training: bool | None = None) -> dict:
+    """The model's outputs on one triplet batch, as the losses of :mod:`sbir_tf.losses.fg` take them.
+
+    Returns ``emb_sketch, emb_positive, emb_negative`` (``E(x_s), E(x_p+), E(x_p-)``), with ``logits=True``
+    ``logits_sketch, logits_positive, logits_negative`` (``C`` on each embedding) and, with ``reconstructions=True``
+    and a decoder, ``recon_from_sketch = D(E(x_s))`` and ``recon_from_positive = D(E(x_p+))`` (the two inputs of
+    Eq. 4, Pang et al. 2017). Outputs not computed are ``None``. ``decoder_training`` sets the decoder's mode
+    separately (``False``: a frozen decoder, batch-norm statistics untouched); default ``training``.
+    ``model`` needs ``sketch_encoder``, ``photo_encoder``, ``classifier`` and ``decoder`` (``None`` allowed).
+    """
+    emb_s, emb_p, emb_n = embed_triplet(model, sketch, positive, negative, training=training)
+    out = {"emb_sketch": emb_s, "emb_positive": emb_p, "emb_negative": emb_n,
+           "logits_sketch": None, "logits_positive": None, "logits_negative": None,
+           "recon_from_sketch": None, "recon_from_positive": None}
+    if logits:
+        for key, emb in (("sketch", emb_s), ("positive", emb_p), ("negative", emb_n)):
+            out[f"logits_{key}"] = model.classifier(emb, training=training)
+    if reconstructions and model.decoder is not None:
+        mode = training if decoder_training is None else decoder_training
+        out["recon_from_sketch"] = model.decoder(emb_s, training=mode)
+        out["recon_from_positive"] = model.decoder(emb_p, training=mode)
+    return out
 
 
 def embed_triplet(model, sketch, positive, negative, training: bool = False):
@@ -322,12 +350,12 @@ def build_fg_model(cfg: Mapping | None = None, num_classes: int = 125, image_siz
     sketch_spec = cfg["sketch_weights"] if cfg["sketch_weights"] is not None else cfg["weights"]
     if sharing == "siamese" and cfg["sketch_weights"] is not None and cfg["sketch_weights"] != cfg["weights"]:
         raise ValueError("sketch_weights differ from weights but sharing='siamese' uses one encoder for both "
-                         "domains; use sharing='heterogeneous' or 'hybrid'")
+                         f"domains; use one of {[m for m in SHARING if m != 'siamese']}")
     sketch_source = photo_source if sketch_spec == cfg["weights"] else _read_weights(cfg, sketch_spec)
 
     loaded: dict[str, list[str]] = {}
     photo_trunk = _trunk(cfg, image_size, photo_source, "photo_trunk")
-    photo_head = _head(cfg, photo_trunk, "photo_head" if sharing == "heterogeneous" else "shared_head")
+    photo_head = _head(cfg, photo_trunk, "shared_head" if sharing in ("siamese", "hybrid_fc") else "photo_head")
     loaded["photo"] = _loaded_trunk_layers(cfg, photo_source) + _load_fc(cfg, photo_head, photo_source)
     if sharing == "siamese":
         encoder = _encoder(photo_trunk, photo_head, "encoder")
@@ -335,11 +363,12 @@ def build_fg_model(cfg: Mapping | None = None, num_classes: int = 125, image_siz
         loaded["sketch"] = loaded["photo"]
     else:
         sketch_trunk = _trunk(cfg, image_size, sketch_source, "sketch_trunk")
-        if sharing == "heterogeneous":
-            sketch_head = _head(cfg, sketch_trunk, "sketch_head")
-            fc_loaded = _load_fc(cfg, sketch_head, sketch_source)
-        else:  # hybrid: separate conv trunks, one embedding head
+        if sharing == "hybrid_fc":  # one head (fc1, fc2, embedding) on two conv trunks
             sketch_head, fc_loaded = photo_head, [n for n in loaded["photo"] if n in backbones.VGG16_FC_LAYERS]
+        else:  # heterogeneous: a head of its own; hybrid: its own fc1/fc2, the photo head's embedding layer
+            tied = photo_head.get_layer("embedding") if sharing == "hybrid" else None
+            sketch_head = _head(cfg, sketch_trunk, "sketch_head", shared_embedding=tied)
+            fc_loaded = _load_fc(cfg, sketch_head, sketch_source)
         loaded["sketch"] = _loaded_trunk_layers(cfg, sketch_source) + fc_loaded
         sketch_encoder = _encoder(sketch_trunk, sketch_head, "sketch_encoder")
         photo_encoder = _encoder(photo_trunk, photo_head, "photo_encoder")
@@ -371,7 +400,7 @@ def _resolve_config(cfg: Mapping | None, image_size: int) -> dict[str, Any]:
             out[key] = w = str(w)
         if out["backbone"] == "googlenet" and w in backbones.KNOWN_WEIGHTS:
             raise ValueError(f"{key}={w!r} is a VGG16 weight source; the googlenet backbone takes None or a file")
-        backbones._check_weights_arg(w)
+        backbones.check_weights_arg(w)
     out["fc_dims"] = tuple(int(d) for d in out["fc_dims"])
     out["decoder_channels"] = tuple(int(c) for c in out["decoder_channels"])
     if not 0.0 <= float(out["dropout"]) < 1.0:

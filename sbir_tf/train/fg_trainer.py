@@ -1,12 +1,14 @@
 """Custom ``tf.GradientTape`` training of the fine-grained SBIR model (Pang et al., BMVC 2017).
 
 One batch is a triplet (sketch, matching photo, non-matching photo) with class labels and the sketch as a
-reconstruction target (``sbir_tf.data.pipeline.triplet_dataset``). The loss terms (Eq. 1-5, Pang et al. 2017):
+reconstruction target (``sbir_tf.data.pipeline.triplet_dataset``). The loss terms (Eq. 1-5, Pang et al. 2017), all
+computed by :func:`sbir_tf.losses.fg.fg_loss_terms`:
 
-* ``cls`` — L_C, softmax cross-entropy of the classifier on all three embeddings;
-* ``rec`` — L_D, the decoder reconstructs the sketch from the embedding of its matching photo;
-* ``tri`` — L_T, triplet ranking loss on (sketch, positive, negative) embeddings with margin ``m``;
-* ``total`` — the stage's weighted sum (see :mod:`sbir_tf.train.schedules`).
+* ``cls`` — L_C (Eq. 2), softmax cross-entropy of the classifier on all three embeddings;
+* ``rec`` — L_D (Eq. 4), the decoder reconstructs the anchor sketch from the sketch's and from the positive photo's
+  embedding (per-sample distance ``loss.decoder_distance``: ``norm`` or ``pixel_mse``);
+* ``tri`` — L_T (Eq. 5), triplet ranking loss on (sketch, positive, negative) embeddings with margin ``m``;
+* ``total`` — the stage's weighted sum (Eq. 1 with the stage's weights, see :mod:`sbir_tf.train.schedules`).
 
 :class:`FGTrainer` owns the optimizer (built once, over every trainable variable, inside the strategy scope) and
 one ``tf.function`` step per stage, each differentiating only that stage's variable groups. :meth:`FGTrainer.fit`
@@ -24,13 +26,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sbir_tf.losses.fg import DECODER_DISTANCES, PANG_2017, TERMS, fg_loss_terms
+from sbir_tf.models.fg import triplet_outputs
 from sbir_tf.train.checkpoints import Checkpointer
 from sbir_tf.train.progress import Progress
 from sbir_tf.train.schedules import Stage, stage_at
 from sbir_tf.train.strategy import inner_optimizer, scale_to_global_batch
 from sbir_tf.train.summaries import write_scalar
-
-TERMS = ("cls", "rec", "tri")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -72,38 +74,20 @@ def all_trainable_variables(model) -> list:
 
 
 def pang_loss_terms(model, batch: Mapping[str, tf.Tensor], weights: Mapping[str, float], margin: float,
-                    training: bool = True, decoder_training: bool | None = None) -> dict[str, tf.Tensor]:
-    """Loss terms for one triplet batch (float32 scalars, batch means); terms with zero weight are not computed.
+                    training: bool = True, decoder_training: bool | None = None,
+                    decoder_distance: str = PANG_2017.decoder_distance) -> dict[str, tf.Tensor]:
+    """Loss terms of one triplet batch: ``{"cls", "rec", "tri", "total"}`` (float32 scalars, batch means).
 
-    Returns ``{"cls", "rec", "tri", "total"}`` (skipped terms are 0) with L_C, L_D and L_T from
-    :mod:`sbir_tf.losses.fg` (Sec. 3.2-3.3, Pang et al. 2017) and ``total = sum_k weights[k] * term_k``
-    (the overall objective of Sec. 3 with the stage's weights). L_D reconstructs the anchor sketch from both the
-    sketch's and the positive photo's embedding. ``decoder_training=False`` runs the decoder in inference mode
-    (a frozen decoder: batch-norm statistics untouched), default: ``training``.
+    The model's outputs (:func:`sbir_tf.models.fg.triplet_outputs`; the classifier and the decoder run only when
+    their term has a weight) go to :func:`sbir_tf.losses.fg.fg_loss_terms`, which computes L_C, L_D and L_T
+    (Eq. 2, 4, 5, Pang et al. 2017) and ``total = sum_k weights[k] * term_k`` (Eq. 1 with the stage's weights).
+    ``decoder_training=False`` runs the decoder in inference mode (a frozen decoder: batch-norm statistics
+    untouched), default: ``training``.
     """
-    from sbir_tf.losses import fg as fg_losses
-    from sbir_tf.models.fg import embed_triplet
-
-    z_s, z_p, z_n = embed_triplet(model, batch["sketch"], batch["positive"], batch["negative"], training=training)
-    zero = tf.constant(0.0, tf.float32)
-    terms = {"cls": zero, "rec": zero, "tri": zero}
-    if weights.get("cls", 0.0):
-        terms["cls"] = fg_losses.classification_loss(
-            model.classifier(z_s, training=training), model.classifier(z_p, training=training),
-            model.classifier(z_n, training=training),
-            batch["label_sketch"], batch["label_positive"], batch["label_negative"])
-    if weights.get("tri", 0.0):
-        terms["tri"] = fg_losses.triplet_loss(z_s, z_p, z_n, margin=margin)
-    if weights.get("rec", 0.0):
-        if model.decoder is None:
-            raise ValueError("the stage weights L_D but the model has no decoder")
-        dec_training = training if decoder_training is None else decoder_training
-        terms["rec"] = fg_losses.reconstruction_loss(batch["sketch_target"],
-                                                     model.decoder(z_s, training=dec_training),
-                                                     model.decoder(z_p, training=dec_training))
-    terms = {k: tf.cast(v, tf.float32) for k, v in terms.items()}
-    terms["total"] = tf.add_n([tf.constant(float(weights.get(k, 0.0)), tf.float32) * terms[k] for k in TERMS])
-    return terms
+    outputs = triplet_outputs(model, batch["sketch"], batch["positive"], batch["negative"], training=training,
+                              logits=bool(weights.get("cls", 0.0)), reconstructions=bool(weights.get("rec", 0.0)),
+                              decoder_training=decoder_training)
+    return fg_loss_terms(outputs, batch, weights, margin=margin, decoder_distance=decoder_distance)
 
 
 def random_state_variables(model) -> list:
@@ -127,15 +111,21 @@ def random_state_variables(model) -> list:
 class FGTrainer:
     """Steps, optimizer and loop for one model under one :class:`tf.distribute.Strategy`.
 
-    Build the model and this trainer inside ``strategy.scope()`` (or let :meth:`create_in_scope` do it) so that the
-    optimizer's slots are mirrored like the variables they update.
+    Build the model and this trainer inside ``strategy.scope()`` so that the optimizer's slots are mirrored like the
+    variables they update. ``decoder_distance`` is the per-sample distance of L_D (``loss.decoder_distance``,
+    :func:`sbir_tf.losses.fg.reconstruction_distance`). ``loss_fn`` computes one batch's terms from ``(model, batch,
+    weights, margin, training=, decoder_training=, decoder_distance=)``; the default :func:`pang_loss_terms` is
+    :func:`sbir_tf.losses.fg.fg_loss_terms` on the model's outputs.
     """
 
     def __init__(self, model, stages: list[Stage], optimizer: keras.optimizers.Optimizer, *,
-                 global_batch: int, margin: float, strategy: tf.distribute.Strategy | None = None,
-                 loss_fn: Callable = pang_loss_terms) -> None:
+                 global_batch: int, margin: float, decoder_distance: str = PANG_2017.decoder_distance,
+                 strategy: tf.distribute.Strategy | None = None, loss_fn: Callable = pang_loss_terms) -> None:
+        if decoder_distance not in DECODER_DISTANCES:
+            raise ValueError(f"unknown decoder distance {decoder_distance!r}; choose one of {DECODER_DISTANCES}")
         self.model, self.stages, self.optimizer = model, list(stages), optimizer
         self.global_batch, self.margin, self.loss_fn = int(global_batch), float(margin), loss_fn
+        self.decoder_distance = decoder_distance
         self.strategy = strategy or tf.distribute.get_strategy()
         self.variables = all_trainable_variables(model)
         with self.strategy.scope():
@@ -154,7 +144,7 @@ class FGTrainer:
             local_batch = tf.shape(batch["sketch"])[0]
             with tf.GradientTape() as tape:
                 terms = self.loss_fn(self.model, batch, weights, self.margin, training=True,
-                                     decoder_training=decoder_training)
+                                     decoder_training=decoder_training, decoder_distance=self.decoder_distance)
                 loss = scale_to_global_batch(terms["total"], local_batch, global_batch)
                 scaled = optimizer.scale_loss(loss)
             grads = tape.gradient(scaled, variables)

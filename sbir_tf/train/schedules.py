@@ -1,12 +1,16 @@
-"""Learning-rate and two-stage training schedules for fine-grained SBIR (Pang et al., BMVC 2017).
+"""Learning-rate and training schedules for fine-grained SBIR (Pang et al., BMVC 2017).
 
-Learning rate (Sec. 4, Pang et al. 2017): Adam, 1e-5 for 20,000 iterations, then 1e-6 for 10,000 more. A shorter
-run keeps the same shape: the drop happens after the same *fraction* (2/3) of its steps
+Learning rate (Sec. 4 "Implementation Details", Pang et al. 2017): Adam, 1e-5 for 20,000 iterations, then 1e-6 for
+10,000 more. A shorter run keeps the same shape: the drop happens after the same *fraction* (2/3) of its steps
 (:func:`pang_learning_rate`).
 
-Two stages (Sec. 3.4, Pang et al. 2017). The paper's text says the model "learns the encoder first, then fine-tunes
-it with the decoder"; its printed stage-1 objective is ``L_C + lambda_D L_D`` over (theta_E, theta_C), which would
-use the decoder in the stage that is said to train the encoder alone. Both readings are available by name:
+Training strategy (Sec. 3.2 "Model training strategy"). The paper rejects "the most straightforward way for training
+a deep model with multiple losses", which "is to update all the parameters together", because "it could lead to
+detrimental competition between the downstream and up-stream tasks", and adopts "an alternate training strategy that
+learns the encoder first, then fine-tune it with the decoder": "we first minimise L_C + lambda_D L_D with respect to
+theta_E and theta_C, then minimise L with respect to theta_E, theta_C and theta_D". The printed stage-1 objective uses
+the decoder in the stage that the sentence before says trains the encoder first. Three schedules, by name
+(:data:`SCHEDULES`):
 
 ``text`` (default)
     stage 1: ``L_C + lambda_T L_T`` over theta_E, theta_C (decoder neither used nor updated);
@@ -15,11 +19,16 @@ use the decoder in the stage that is said to train the encoder alone. Both readi
     stage 1: ``L_C + lambda_D L_D`` over theta_E, theta_C (the decoder is in the loss but frozen at its
     initialisation: its gradient only shapes the encoder);
     stage 2: as in ``text``.
+``joint``
+    the strategy the paper rejects: one stage, ``L_C + lambda_D L_D + lambda_T L_T`` over theta_E, theta_C,
+    theta_D from the first step.
 
 The paper gives no stage lengths. Default split: stage 1 = the first 2/3 of the steps, i.e. stage 2 starts exactly
-where the learning rate drops to 1e-6 (the paper's 20,000 of 30,000). Settable via ``train.stage1_fraction``.
+where the learning rate drops to 1e-6 (the paper's 20,000 of 30,000). Settable via ``train.stage1_fraction``
+(ignored by ``joint``).
 
-Variants without a decoder (``-D``): one stage, ``L_C + lambda_T L_T`` over theta_E, theta_C throughout.
+Variants without a decoder (``-D``): one stage, ``L_C + lambda_T L_T`` over theta_E, theta_C throughout, whatever
+the schedule.
 """
 from __future__ import annotations
 
@@ -42,7 +51,8 @@ PAPER_DROP_FRACTION = PAPER_DROP_STEP / PAPER_TOTAL_STEPS
 #: Default fraction of the steps in stage 1 (the paper gives none; aligned with the learning-rate drop).
 DEFAULT_STAGE1_FRACTION = PAPER_DROP_FRACTION
 
-SCHEDULES = ("text", "printed")
+#: Schedule names (module docstring): two readings of the paper's two stages and the joint strategy it rejects.
+SCHEDULES = ("text", "printed", "joint")
 #: Variable groups of the model: theta_E, theta_C, theta_D.
 GROUPS = ("encoder", "classifier", "decoder")
 
@@ -107,10 +117,10 @@ class Stage:
 
 def two_stage_schedule(name: str, total_steps: int, *, has_decoder: bool, lambda_d: float, lambda_t: float,
                        stage1_fraction: float = DEFAULT_STAGE1_FRACTION) -> list[Stage]:
-    """The stages of a run of ``total_steps`` under schedule ``name`` (``"text"`` or ``"printed"``).
+    """The stages of a run of ``total_steps`` under schedule ``name`` (``"text"``, ``"printed"`` or ``"joint"``).
 
-    See the module docstring for both readings of Sec. 3.4 (Pang et al. 2017). Without a decoder one stage
-    ``L_C + lambda_T L_T`` over encoder and classifier covers all steps. Empty stages are dropped (e.g.
+    See the module docstring for the schedules (Sec. 3.2 "Model training strategy", Pang et al. 2017). ``joint`` and
+    every variant without a decoder are one stage named ``joint`` over all steps. Empty stages are dropped (e.g.
     ``stage1_fraction=0`` trains stage 2 from the start).
     """
     if name not in SCHEDULES:
@@ -121,13 +131,15 @@ def two_stage_schedule(name: str, total_steps: int, *, has_decoder: bool, lambda
         raise ValueError(f"stage1_fraction must be in [0, 1], got {stage1_fraction}")
     if not has_decoder:
         return [Stage("joint", 0, total_steps, {"cls": 1.0, "tri": float(lambda_t)}, ("encoder", "classifier"))]
+    full = {"cls": 1.0, "rec": float(lambda_d), "tri": float(lambda_t)}
+    if name == "joint":
+        return [Stage("joint", 0, total_steps, full, GROUPS)]
     split = int(round(total_steps * stage1_fraction))
     if name == "text":
         stage1 = Stage("stage1", 0, split, {"cls": 1.0, "tri": float(lambda_t)}, ("encoder", "classifier"))
     else:
         stage1 = Stage("stage1", 0, split, {"cls": 1.0, "rec": float(lambda_d)}, ("encoder", "classifier"))
-    stage2 = Stage("stage2", split, total_steps, {"cls": 1.0, "rec": float(lambda_d), "tri": float(lambda_t)},
-                   GROUPS)
+    stage2 = Stage("stage2", split, total_steps, dict(full), GROUPS)
     return [s for s in (stage1, stage2) if s.end > s.start]
 
 

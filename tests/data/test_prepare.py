@@ -82,8 +82,9 @@ def test_prepared_dir_flags_and_checks(tmp_path):
     assert cfg.data.prepared_dir == str(tmp_path) and cfg.preset == "paper" and cfg.data.root is None
     with pytest.raises(ValueError, match="no TFDS builder"):
         fg_common.validate_config(_fg_cfg("synthetic", prepared_dir=str(tmp_path)))
-    with pytest.raises(ValueError, match="rendering"):
-        fg_common.validate_config(_fg_cfg("sketchy", prepared_dir=str(tmp_path), rendering="tx_000100000000"))
+    for key in ("sketch_rendering", "photo_rendering"):
+        with pytest.raises(ValueError, match=f"data.{key}='tx_000100000000'.*tx_000000000000 only"):
+            fg_common.validate_config(_fg_cfg("sketchy", prepared_dir=str(tmp_path), **{key: "tx_000100000000"}))
     with pytest.raises(DataError, match="not prepared"):
         fg_common.load_data(_fg_cfg("sketchy", prepared_dir=str(tmp_path)))
     zcfg = zs_common.config_from_args(zs_common.build_parser("sketchy").parse_args(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,6 +79,63 @@ def test_sketchy_rendering_choice_and_invalid_lists(tmp_path):
     assert len(read_sketchy(root).sketches) == 4
     filtered = read_sketchy(root, exclude_invalid=True)
     assert len(filtered.sketches) == 2 and filtered.notes["excluded_invalid"] == 2
+
+
+def _rendering_of(record) -> str:
+    return Path(record.path).parts[-3]
+
+
+def test_sketch_and_photo_renderings_are_chosen_separately(tmp_path):
+    """A layout with both photo renderings and two sketch renderings: each domain reads the folder it is given."""
+    import shutil
+
+    from sbir_tf.data.sketchy import CENTRED_SKETCH_RENDERING, PHOTO_RENDERINGS, SKETCH_RENDERINGS
+    from sbir_tf.experiments import fg_common, fg_presets
+
+    root = make_tiny_sketchy(tmp_path, classes=("cat", "dog"), photos_per_class=2)
+    for domain in ("sketch", "photo"):
+        base = root / "256x256" / domain
+        shutil.copytree(base / "tx_000000000000", base / "tx_000100000000")
+    assert CENTRED_SKETCH_RENDERING == "tx_000100000000" and "centred and uniformly scaled" in SKETCH_RENDERINGS[
+        CENTRED_SKETCH_RENDERING]
+    assert "bounding box" in PHOTO_RENDERINGS["tx_000100000000"]
+
+    centred = read_sketchy(root, rendering="tx_000100000000")  # photos stay whole: no switch to bounding-box crops
+    assert {_rendering_of(r) for r in centred.sketches} == {"tx_000100000000"}
+    assert {_rendering_of(r) for r in centred.photos} == {"tx_000000000000"}
+    assert (centred.notes["sketch_rendering"], centred.notes["photo_rendering"]) == ("tx_000100000000",
+                                                                                     "tx_000000000000")
+    crops = read_sketchy(root, photo_rendering="tx_000100000000")
+    assert {_rendering_of(r) for r in crops.sketches} == {"tx_000000000000"}
+    assert {_rendering_of(r) for r in crops.photos} == {"tx_000100000000"}
+    assert centred.counts() == crops.counts() == read_sketchy(root).counts()
+
+    paper = fg_presets.get_config("paper")
+    assert (paper.data.sketch_rendering, paper.data.photo_rendering) == ("tx_000100000000", "tx_000000000000")
+    for name in ("cpu", "smoke"):
+        cfg = fg_presets.get_config(name)
+        assert (cfg.data.sketch_rendering, cfg.data.photo_rendering) == ("tx_000000000000", "tx_000000000000")
+    paper.data.root = str(root)
+    index, split = fg_common.load_data(paper)  # the experiments pass both settings to the reader
+    assert {_rendering_of(r) for r in split.train_sketches + split.query_sketches} == {"tx_000100000000"}
+    assert {_rendering_of(r) for r in split.train_photos + split.gallery_photos} == {"tx_000000000000"}
+    paper.data.photo_rendering = "tx_000100000000"
+    index, split = fg_common.load_data(paper)
+    assert {_rendering_of(r) for r in index.photos} == {"tx_000100000000"}
+
+
+def test_missing_rendering_names_the_setting(tmp_path):
+    from sbir_tf.experiments import fg_common, fg_presets
+
+    root = make_tiny_sketchy(tmp_path, classes=("cat",), photos_per_class=2)
+    with pytest.raises(DataError, match=r"photo rendering folder .*tx_000100000000.*tx_000000000000.*"
+                                        r"data\.photo_rendering"):
+        read_sketchy(root, photo_rendering="tx_000100000000")
+    cfg = fg_presets.get_config("paper")  # the centred sketches, absent here (as in sketchy_mini)
+    cfg.data.root = str(root)
+    with pytest.raises(DataError, match=r"sketch rendering folder .*available: \['tx_000000000000'\].*"
+                                        r"data\.sketch_rendering"):
+        fg_common.load_data(cfg)
 
 
 def test_sketchy_extended_merges_photos(tmp_path):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sbir_tf.losses.fg import (PANG_2017, PangHyperparams, classification_loss, fg_loss_terms, fg_total_loss,
-                               reconstruction_loss, triplet_loss)
+from sbir_tf.losses.fg import (PANG_2017, PangHyperparams, classification_loss, fg_loss_terms, paper_weights,
+                               reconstruction_distance, reconstruction_loss, total_loss, triplet_loss)
 
 E1, E2, E3 = np.eye(3, dtype="float32")
 
@@ -21,6 +21,7 @@ def test_hyperparameters_of_the_paper():
     assert (hp.learning_rate, hp.iterations, hp.finetune_learning_rate, hp.finetune_iterations) == (
         1e-5, 20_000, 1e-6, 10_000)
     assert hp.total_iterations == 30_000 and PANG_2017 == hp
+    assert hp.decoder_distance == "norm"  # Eq. 4 as printed
     with pytest.raises(dataclasses.FrozenInstanceError):
         hp.margin = 0.2
 
@@ -71,47 +72,95 @@ def test_classification_loss_perfect_uniform_and_by_hand():
     assert float(got) == pytest.approx((ce0 + ce1) / 2 + math.log(3) + 0.0, rel=1e-5)
 
 
-def test_reconstruction_loss_targets_the_sketch_by_hand():
-    target = np.zeros((2, 2, 2, 1), "float32")
-    from_sketch = np.stack([np.ones((2, 2, 1)), np.full((2, 2, 1), 0.5)]).astype("float32")  # norms 2, 1
-    from_positive = np.stack([np.zeros((2, 2, 1)), np.full((2, 2, 1), -1.5)]).astype("float32")  # norms 0, 3
-    expected = ((2.0 + 0.0) + (1.0 + 3.0)) / 2
-    assert float(reconstruction_loss(target, from_sketch, from_positive)) == pytest.approx(expected, rel=1e-5)
-    assert float(reconstruction_loss(target, target, target)) == pytest.approx(0.0, abs=1e-5)
+#: Two 2x2x1 sketches in [-1, 1] and reconstructions, with the per-sample errors worked out by hand:
+#: sample 0: differences 0, 1, 2, 0 -> sum of squares 5; sample 1: 0.5, 0, 0, 1.5 -> 2.5.
+TARGET = np.array([[[1, 1], [1, 1]], [[-1, -1], [-1, -1]]], "float32")[..., None]
+RECON = np.array([[[1, 0], [-1, 1]], [[-0.5, -1], [-1, 0.5]]], "float32")[..., None]
+
+
+def test_reconstruction_distance_norm_and_pixel_mse_by_hand():
+    """Eq. 4: ``norm`` = sqrt(sum of squared errors), ``pixel_mse`` = their mean over H*W*C values."""
+    np.testing.assert_allclose(reconstruction_distance(TARGET, RECON, "norm"), [math.sqrt(5), math.sqrt(2.5)],
+                               rtol=1e-6)
+    np.testing.assert_allclose(reconstruction_distance(TARGET, RECON, "pixel_mse"), [5 / 4, 2.5 / 4], rtol=1e-6)
+    # the mean runs over channels too: 1x2x3x2 zeros against 0.5 everywhere -> 12 * 0.25 = 3 summed, 0.25 averaged
+    zeros, halves = np.zeros((1, 2, 3, 2), "float32"), np.full((1, 2, 3, 2), 0.5, "float32")
+    assert float(reconstruction_distance(zeros, halves, "pixel_mse")[0]) == pytest.approx(0.25, rel=1e-6)
+    assert float(reconstruction_distance(zeros, halves, "norm")[0]) == pytest.approx(math.sqrt(3), rel=1e-6)
+    assert float(reconstruction_distance(zeros, halves)[0]) == pytest.approx(math.sqrt(3), rel=1e-6)  # default
+    with pytest.raises(ValueError, match="loss.decoder_distance"):
+        reconstruction_distance(zeros, halves, "l1")
+
+
+@pytest.mark.parametrize("distance, d_recon, d_target", [
+    ("norm", [math.sqrt(5), math.sqrt(2.5)], [2.0, 2.0]),
+    ("pixel_mse", [5 / 4, 2.5 / 4], [1.0, 1.0]),
+])
+def test_reconstruction_loss_targets_the_sketch_by_hand(distance, d_recon, d_target):
+    """L_D = mean_i d(x_s, D(E(x_s))) + d(x_s, D(E(x_p+))); both terms compare with the *sketch* x_s.
+
+    From the sketch: RECON (distances above). From the positive: zeros, an error of 1 on each of the four values of
+    either sketch: norm sqrt(4) = 2, pixel_mse 4 / 4 = 1.
+    """
+    from_positive = np.zeros_like(TARGET)
+    expected = ((d_recon[0] + d_target[0]) + (d_recon[1] + d_target[1])) / 2
+    got = reconstruction_loss(TARGET, RECON, from_positive, distance=distance)
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+    assert float(reconstruction_loss(TARGET, TARGET, TARGET, distance=distance)) == pytest.approx(0.0, abs=1e-5)
 
 
 def test_total_loss_weights():
-    assert float(fg_total_loss(1.0, 2.0, 3.0)) == pytest.approx(1 + 10 * 2 + 1 * 3)
-    assert float(fg_total_loss(1.0, 2.0, 3.0, lambda_decoder=0.0, lambda_triplet=2.0)) == pytest.approx(7.0)
+    terms = {"cls": 1.0, "rec": 2.0, "tri": 3.0}
+    assert paper_weights() == {"cls": 1.0, "rec": 10.0, "tri": 1.0}
+    assert float(total_loss(terms, paper_weights())) == pytest.approx(1 + 10 * 2 + 1 * 3)
+    assert float(total_loss(terms, {"cls": 1.0, "tri": 2.0})) == pytest.approx(7.0)
 
 
 def _outputs(with_decoder=True):
-    labels = {"label_sketch": np.array([0, 1]), "label_positive": np.array([0, 1]),
-              "label_negative": np.array([1, 0]), "sketch_target": np.zeros((2, 2, 2, 1), "float32")}
+    batch = {"label_sketch": np.array([0, 1]), "label_positive": np.array([0, 1]),
+             "label_negative": np.array([1, 0]), "sketch_target": TARGET}
     uniform = np.zeros((2, 2), "float32")
     out = {"emb_sketch": np.stack([E1, E2]), "emb_positive": np.stack([E2, E3]), "emb_negative": np.stack([E1, E2]),
            "logits_sketch": uniform, "logits_positive": uniform, "logits_negative": uniform,
-           "recon_from_sketch": np.ones((2, 2, 2, 1), "float32") if with_decoder else None,
-           "recon_from_positive": np.ones((2, 2, 2, 1), "float32") if with_decoder else None}
-    return out, labels
+           "recon_from_sketch": RECON if with_decoder else None,
+           "recon_from_positive": np.zeros_like(TARGET) if with_decoder else None}
+    return out, batch
 
 
-def test_fg_loss_terms_full_and_staged():
-    out, labels = _outputs()
-    terms = fg_loss_terms(out, labels)
-    l_c, l_d, l_t = 3 * math.log(2), 2.0 + 2.0, 0.1 + math.sqrt(2)
-    assert float(terms["classification"]) == pytest.approx(l_c, rel=1e-5)
-    assert float(terms["reconstruction"]) == pytest.approx(l_d, rel=1e-5)
-    assert float(terms["triplet"]) == pytest.approx(l_t, rel=1e-5)
+@pytest.mark.parametrize("distance, l_d", [("norm", (math.sqrt(5) + 2 + math.sqrt(2.5) + 2) / 2),
+                                           ("pixel_mse", (5 / 4 + 1 + 2.5 / 4 + 1) / 2)])
+def test_fg_loss_terms_full_and_staged(distance, l_d):
+    out, batch = _outputs()
+    terms = fg_loss_terms(out, batch, decoder_distance=distance)
+    l_c, l_t = 3 * math.log(2), 0.1 + math.sqrt(2)  # uniform over 2 classes; positive orthogonal, negative = anchor
+    assert float(terms["cls"]) == pytest.approx(l_c, rel=1e-5)
+    assert float(terms["rec"]) == pytest.approx(l_d, rel=1e-5)
+    assert float(terms["tri"]) == pytest.approx(l_t, rel=1e-5)
     assert float(terms["total"]) == pytest.approx(l_c + 10 * l_d + l_t, rel=1e-5)
-    cls_only = fg_loss_terms(out, labels, use_reconstruction=False, use_triplet=False)
-    assert float(cls_only["total"]) == pytest.approx(l_c, rel=1e-5) and float(cls_only["triplet"]) == 0.0
+    cls_only = fg_loss_terms(out, batch, {"cls": 1.0})
+    assert float(cls_only["total"]) == pytest.approx(l_c, rel=1e-5) and float(cls_only["tri"]) == 0.0
+    printed_stage1 = fg_loss_terms(out, batch, {"cls": 1.0, "rec": 10.0}, decoder_distance=distance)
+    assert float(printed_stage1["total"]) == pytest.approx(l_c + 10 * l_d, rel=1e-5)
+    with pytest.raises(ValueError, match="unknown loss terms"):
+        fg_loss_terms(out, batch, {"cls": 1.0, "recon": 1.0})
 
 
 def test_fg_loss_terms_without_decoder():
-    out, labels = _outputs(with_decoder=False)
-    terms = fg_loss_terms(out, labels)
-    assert float(terms["reconstruction"]) == 0.0
+    out, batch = _outputs(with_decoder=False)
+    terms = fg_loss_terms(out, batch, {"cls": 1.0, "tri": 1.0})
+    assert float(terms["rec"]) == 0.0
     assert float(terms["total"]) == pytest.approx(3 * math.log(2) + 0.1 + math.sqrt(2), rel=1e-5)
-    with pytest.raises(ValueError, match="no decoder"):
-        fg_loss_terms(out, labels, use_reconstruction=True)
+    with pytest.raises(ValueError, match="no decoder outputs"):
+        fg_loss_terms(out, batch)  # the paper's weights include L_D
+
+
+def test_decoder_distance_of_each_preset_and_validation():
+    """``paper`` keeps Eq. 4 as printed; ``cpu`` uses the size-independent per-pixel reading; names are checked."""
+    from sbir_tf.experiments import fg_common, fg_presets
+
+    assert {name: fg_presets.get_config(name).loss.decoder_distance for name in fg_presets.PRESETS} == {
+        "paper": "norm", "cpu": "pixel_mse", "smoke": "norm"}
+    cfg = fg_presets.get_config("smoke")
+    cfg.loss.decoder_distance = "mse"
+    with pytest.raises(ValueError, match="loss.decoder_distance"):
+        fg_common.validate_config(cfg)

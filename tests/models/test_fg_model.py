@@ -69,20 +69,91 @@ def test_decoder_scales_to_64_and_rejects_bad_sizes():
         build_decoder(64, channels=(8, 8))
 
 
-@pytest.mark.parametrize("sharing, expect_shared", [("siamese", "all"), ("heterogeneous", 0), ("hybrid", 6)])
-def test_sharing_strategies_share_expected_variables(sharing, expect_shared):
+#: Per sharing mode (Table 4, Sec. 3.3), the variables that are the *same objects* in both encoders, by layer.
+SHARED_LAYERS = {
+    "heterogeneous": set(),
+    "hybrid": {"embedding"},                  # "only tied at the joint embedding layer"
+    "hybrid_fc": {"fc1", "fc2", "embedding"},
+}
+CONVS = [f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)) for c in range(1, n + 1)]
+
+
+def _layer_of(variable) -> str:
+    return variable.path.split("/")[-2]
+
+
+@pytest.mark.parametrize("sharing", ["siamese", "heterogeneous", "hybrid", "hybrid_fc"])
+def test_sharing_strategies_share_exactly_the_expected_variables(sharing):
     model = build_fg_model({**SMALL, "sharing": sharing, "use_decoder": False}, num_classes=4, image_size=32)
     shared, sketch, photo = _shared(model)
-    assert len(sketch) == len(photo) == 13 * 2 + 3 * 2  # 13 convs + fc1, fc2, embedding (kernel + bias)
-    if expect_shared == "all":
-        assert model.sketch_encoder is model.photo_encoder and shared == sketch
+    per_encoder = 13 * 2 + 3 * 2  # 13 convs + fc1, fc2, embedding (kernel + bias)
+    assert len(sketch) == len(photo) == per_encoder
+    all_layers = set(CONVS) | {"fc1", "fc2", "embedding"}
+    if sharing == "siamese":
+        assert model.sketch_encoder is model.photo_encoder and len(shared) == per_encoder
+        expected = all_layers
     else:
-        # hybrid: fc1, fc2 and embedding kernels + biases are the shared ones
-        assert len(shared) == expect_shared
-    assert len(model.encoder_variables) == len(sketch | photo)
+        assert model.sketch_encoder is not model.photo_encoder
+        expected = SHARED_LAYERS[sharing]
+        assert len(shared) == 2 * len(expected)
+    by_id = {id(v): v for v in model.sketch_encoder.trainable_variables}
+    shared_vars = [by_id[i] for i in shared]
+    assert {_layer_of(v) for v in shared_vars} == expected
+    assert sorted(v.path.split("/")[-1] for v in shared_vars) == sorted(["kernel", "bias"] * len(expected))
+    assert len(model.encoder_variables) == 2 * per_encoder - len(shared)
     x = _images()
     emb_s, emb_p = model.embed_sketch(x).numpy(), model.embed_photo(x).numpy()
     assert np.allclose(emb_s, emb_p) == (sharing == "siamese")
+
+
+def _zero(layer_owner, names):
+    for name in names:
+        for v in layer_owner.get_layer(name).weights:
+            v.assign(np.zeros(v.shape, v.dtype))
+
+
+@pytest.mark.parametrize("sharing", ["heterogeneous", "hybrid", "hybrid_fc"])
+def test_sketches_go_through_the_sketch_trunk_and_photos_through_the_photo_trunk(sharing):
+    """Zero one trunk's weights: only the embeddings of that domain change, in the encoders and in a triplet pass."""
+    model = build_fg_model({**SMALL, "sharing": sharing, "use_decoder": False}, num_classes=3, image_size=32)
+    s, p, n = _images(seed=1), _images(seed=2), _images(seed=3)
+    before = {k: v.numpy() for k, v in model.forward(s, p, n).items() if k.startswith("emb")}
+    _zero(model.sketch_encoder.get_layer("sketch_trunk"), CONVS)
+    after = {k: v.numpy() for k, v in model.forward(s, p, n).items() if k.startswith("emb")}
+    assert not np.allclose(after["emb_sketch"], before["emb_sketch"])
+    np.testing.assert_array_equal(after["emb_positive"], before["emb_positive"])
+    np.testing.assert_array_equal(after["emb_negative"], before["emb_negative"])
+    np.testing.assert_array_equal(model.embed_photo(p).numpy(), before["emb_positive"])
+    _zero(model.photo_encoder.get_layer("photo_trunk"), CONVS)
+    final = {k: v.numpy() for k, v in model.forward(s, p, n).items() if k.startswith("emb")}
+    np.testing.assert_array_equal(final["emb_sketch"], after["emb_sketch"])
+    assert not np.allclose(final["emb_positive"], after["emb_positive"])
+
+
+@pytest.mark.parametrize("sharing, photo_changes", [("heterogeneous", False), ("hybrid", False),
+                                                    ("hybrid_fc", True)])
+def test_fc_layers_are_shared_only_by_hybrid_fc(sharing, photo_changes):
+    """Zeroing the sketch branch's fc1 changes photo embeddings only where fc1 is shared (hybrid_fc)."""
+    model = build_fg_model({**SMALL, "sharing": sharing, "use_decoder": False}, num_classes=3, image_size=32)
+    x = _images(seed=4)
+    photo_before, sketch_before = model.embed_photo(x).numpy(), model.embed_sketch(x).numpy()
+    head = [layer for layer in model.sketch_encoder.layers if layer.name.endswith("_head")][0]
+    head.get_layer("fc1").bias.assign(np.full(head.get_layer("fc1").bias.shape, -1e6, np.float32))  # ReLU -> 0
+    assert not np.allclose(model.embed_sketch(x).numpy(), sketch_before)
+    assert (not np.allclose(model.embed_photo(x).numpy(), photo_before)) == photo_changes
+
+
+@pytest.mark.parametrize("sharing, photo_changes", [("heterogeneous", False), ("hybrid", True),
+                                                    ("hybrid_fc", True)])
+def test_embedding_layer_is_tied_by_both_hybrids(sharing, photo_changes):
+    model = build_fg_model({**SMALL, "sharing": sharing, "use_decoder": False}, num_classes=3, image_size=32)
+    x = _images(seed=5)
+    photo_before = model.embed_photo(x).numpy()
+    head = [layer for layer in model.sketch_encoder.layers if layer.name.endswith("_head")][0]
+    kernel = head.get_layer("embedding").kernel
+    kernel.assign(-kernel.numpy())  # flips the sign of every embedding of the branches that use this layer
+    np.testing.assert_allclose(model.embed_photo(x).numpy(), -photo_before if photo_changes else photo_before,
+                               atol=1e-6)
 
 
 def test_forward_outputs_embeddings_logits_and_reconstructions():
@@ -156,14 +227,16 @@ def test_hed_weights_in_fg_model():
     assert "block5_conv3" in model.loaded_layers["photo"] and "fc1" not in model.loaded_layers["photo"]
 
 
-def test_checkpoint_round_trip(tmp_path):
-    a = build_fg_model({**SMALL, "sharing": "hybrid", "decoder_channels": (8,) * 6}, num_classes=3, image_size=32)
+@pytest.mark.parametrize("sharing", ["hybrid", "hybrid_fc"])
+def test_checkpoint_round_trip(tmp_path, sharing):
+    a = build_fg_model({**SMALL, "sharing": sharing, "decoder_channels": (8,) * 6}, num_classes=3, image_size=32)
     path = tf.train.Checkpoint(model=a).save(str(tmp_path / "ck"))
-    b = build_fg_model({**SMALL, "sharing": "hybrid", "decoder_channels": (8,) * 6}, num_classes=3, image_size=32)
+    b = build_fg_model({**SMALL, "sharing": sharing, "decoder_channels": (8,) * 6}, num_classes=3, image_size=32)
     tf.train.Checkpoint(model=b).restore(path).assert_existing_objects_matched()
     x = _images()
     np.testing.assert_allclose(a.embed_sketch(x), b.embed_sketch(x), rtol=1e-5, atol=1e-6)
-    assert a.config["sharing"] == "hybrid"
+    np.testing.assert_allclose(a.embed_photo(x), b.embed_photo(x), rtol=1e-5, atol=1e-6)
+    assert a.config["sharing"] == sharing
 
 
 def test_mixed_precision_outputs_are_float32():

@@ -70,6 +70,21 @@ def test_stage1_updates_encoder_and_classifier_only_stage2_everything(schedule):
         assert all(changed(before[g], groups[g])), g
 
 
+def test_joint_schedule_updates_every_group_from_the_first_step():
+    """``joint``: "update all the parameters together" (the strategy Sec. 3.2 rejects), one stage, full loss."""
+    model = tiny_model()
+    trainer = trainer_for(model, "joint")
+    assert [(s.name, s.start, s.end) for s in trainer.stages] == [("joint", 0, 4)]
+    groups = variable_groups(model)
+    for step in (0, 3):
+        before = {g: snapshot(v) for g, v in groups.items()}
+        terms = trainer.train_step(step, batch(step))
+        assert terms["total"] == pytest.approx(terms["cls"] + 10.0 * terms["rec"] + terms["tri"], rel=1e-6)
+        assert min(terms["cls"], terms["rec"], terms["tri"]) > 0
+        for g in ("encoder", "classifier", "decoder"):
+            assert all(changed(before[g], groups[g])), (step, g)
+
+
 def test_stage_terms_follow_schedule():
     model = tiny_model()
     text, printed = trainer_for(model, "text"), trainer_for(tiny_model(), "printed")
@@ -80,6 +95,67 @@ def test_stage_terms_follow_schedule():
     assert p1["total"] == pytest.approx(p1["cls"] + 10.0 * p1["rec"], rel=1e-6)
     t2 = text.train_step(3, batch())
     assert t2["total"] == pytest.approx(t2["cls"] + 10.0 * t2["rec"] + t2["tri"], rel=1e-6)
+
+
+def hand_model(decoder_bias):
+    """A model whose outputs are known in closed form: E(x) = l2(x[0, 0, :2]), logits = log([1, 2, 3]) for every
+    input, D(z) = ``decoder_bias`` (a fixed 2x2x3 image) for every embedding."""
+    select = np.zeros((12, 2), np.float32)
+    select[0, 0] = select[1, 1] = 1.0  # flattened [2, 2, 3]: positions 0 and 1 are x[0, 0, 0] and x[0, 0, 1]
+    enc = keras.Sequential([keras.Input((2, 2, 3)), keras.layers.Flatten(), keras.layers.Dense(2, use_bias=False),
+                            L2Normalize()], name="enc")
+    enc.layers[1].kernel.assign(select)
+    cls = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)], name="cls")
+    cls.layers[0].kernel.assign(np.zeros((2, 3), np.float32))
+    cls.layers[0].bias.assign(np.log([1.0, 2.0, 3.0]).astype(np.float32))
+    dec = keras.Sequential([keras.Input((2,)), keras.layers.Dense(12), keras.layers.Reshape((2, 2, 3))], name="dec")
+    dec.layers[0].kernel.assign(np.zeros((2, 12), np.float32))
+    dec.layers[0].bias.assign(decoder_bias.reshape(12).astype(np.float32))
+    return FGModel(enc, enc, cls, dec)
+
+
+@pytest.mark.parametrize("distance", ["norm", "pixel_mse"])
+def test_trainer_total_loss_equals_hand_computation(distance):
+    """The loss the trainer differentiates (its returned terms) against numpy formulas of Eq. 1, 2, 4 and 5."""
+    rng = np.random.default_rng(0)
+
+    def images(first_two):
+        x = rng.normal(0, 1, (2, 2, 2, 3)).astype(np.float32)
+        x[:, 0, 0, :2] = first_two
+        return x
+
+    anchor, positive, negative = np.array([[3, 4], [1, 0]], np.float32), np.array([[4, 3], [0, 2]], np.float32), \
+        np.array([[6, 8], [1, 1]], np.float32)
+    b = {"sketch": images(anchor), "positive": images(positive), "negative": images(negative),
+         "sketch_target": rng.uniform(-1, 1, (2, 2, 2, 3)).astype(np.float32),
+         "label_sketch": np.array([0, 2], np.int32), "label_positive": np.array([0, 2], np.int32),
+         "label_negative": np.array([1, 1], np.int32)}
+    recon = rng.uniform(-1, 1, (2, 2, 3)).astype(np.float32)
+
+    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
+    z_s, z_p, z_n = unit(anchor), unit(positive), unit(negative)
+    l_t = np.mean(np.maximum(0, 0.1 + np.linalg.norm(z_s - z_p, axis=1) - np.linalg.norm(z_s - z_n, axis=1)))
+    p = np.array([1.0, 2.0, 3.0]) / 6.0  # softmax(log [1, 2, 3]) for every input
+    l_c = sum(np.mean(-np.log(p[b[k]])) for k in ("label_sketch", "label_positive", "label_negative"))
+    err = (b["sketch_target"] - recon[None]).reshape(2, -1)
+    d = np.sqrt((err ** 2).sum(1)) if distance == "norm" else (err ** 2).mean(1)
+    l_d = np.mean(d + d)  # D(E(x_s)) and D(E(x_p+)) are both `recon` here
+    expected = {"cls": l_c, "rec": l_d, "tri": l_t, "total": l_c + 10.0 * l_d + 1.0 * l_t}
+
+    model = hand_model(recon)
+    stages = two_stage_schedule("joint", 1, has_decoder=True, lambda_d=10.0, lambda_t=1.0)
+    trainer = FGTrainer(model, stages, make_adam(1e-3, 0.9, 0.999, 1e-8), global_batch=2, margin=0.1,
+                        decoder_distance=distance)
+    got = trainer.train_step(0, b)
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(float(v), rel=1e-5), k
+    assert l_t > 0 and l_d > 0  # every term contributes
+
+
+def test_trainer_rejects_unknown_decoder_distance():
+    with pytest.raises(ValueError, match="decoder distance"):
+        FGTrainer(tiny_model(), [], make_adam(1e-3, 0.9, 0.999, 1e-8), global_batch=B, margin=0.1,
+                  decoder_distance="l1")
 
 
 def test_loss_terms_hand_computed_on_a_perfect_triplet():

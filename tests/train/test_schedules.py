@@ -1,4 +1,4 @@
-"""Learning-rate and two-stage schedules (Sec. 3.4 and 4, Pang et al. 2017)."""
+"""Learning-rate and training schedules (Sec. 3.2 "Model training strategy" and Sec. 4, Pang et al. 2017)."""
 import numpy as np
 import pytest
 
@@ -44,9 +44,20 @@ def test_printed_schedule_stage1_uses_frozen_decoder_loss():
     assert st[0].uses_decoder
 
 
+def test_joint_schedule_is_one_stage_over_everything():
+    """Sec. 3.2: "update all the parameters together" with the full objective L, the strategy the paper rejects."""
+    st = S.two_stage_schedule("joint", 9, has_decoder=True, lambda_d=10.0, lambda_t=1.0, stage1_fraction=1 / 3)
+    assert [(s.name, s.start, s.end) for s in st] == [("joint", 0, 9)]
+    assert st[0].weights == {"cls": 1.0, "rec": 10.0, "tri": 1.0}
+    assert st[0].groups == ("encoder", "classifier", "decoder")
+    assert S.SCHEDULES == ("text", "printed", "joint")
+
+
 def test_no_decoder_variants_have_one_joint_stage():
-    st = S.two_stage_schedule("printed", 12, has_decoder=False, lambda_d=10.0, lambda_t=1.0)
-    assert len(st) == 1 and st[0].weights == {"cls": 1.0, "tri": 1.0} and (st[0].start, st[0].end) == (0, 12)
+    for name in S.SCHEDULES:
+        st = S.two_stage_schedule(name, 12, has_decoder=False, lambda_d=10.0, lambda_t=1.0)
+        assert len(st) == 1 and st[0].weights == {"cls": 1.0, "tri": 1.0} and (st[0].start, st[0].end) == (0, 12)
+        assert st[0].groups == ("encoder", "classifier")
 
 
 def test_stage_at_and_empty_stages():
