@@ -1,13 +1,16 @@
 """Retrieval metrics for fine-grained and zero-shot sketch-based image retrieval.
 
-Fine-grained (Pang et al. 2017, Sec. 4): every query sketch has exactly one true photo in the gallery.
-  * :func:`ranks_of_true` - 0-based rank of the true photo in the Euclidean ranking.
-  * :func:`acc_at_k` - "acc.@K": fraction of queries whose true photo is within the top K.
-  * :func:`per_class_acc` - acc.@K per category.
+Fine-grained (Pang et al. 2017, Sec. 4 "Evaluation Metrics"): every query sketch has exactly one true photo in the
+gallery.
+  * :func:`ranks_of_true` - 0-based rank of the true photo in the Euclidean ranking of Pang et al.'s Eq. 6.
+  * :func:`acc_at_k` - "acc@K": fraction of queries whose true photo is within the top K.
+  * :func:`per_class_acc` - acc@K per category.
 
-Zero-shot (WAD-CMSN; protocol of Yelamarthi et al. 2018 and SEM-PCYC, Dutta & Akata 2019): a gallery photo is
-relevant to a query sketch when both have the same class label.
-  * :func:`map_precision` - mAP@all, mAP@K and P@K.
+Zero-shot (Xu et al. 2022, Sec. 4.1 "Evaluation Metrics": "the same criterion described in previous work [28]", i.e.
+ZSIH, Shen et al. 2018; mAP@200 / P@200 of Yelamarthi et al. 2018 as computed by the SEM-PCYC code, Dutta & Akata
+2019): a gallery photo is relevant to a query sketch when both have the same class label.
+  * :func:`map_precision` - mAP@all, mAP@K and P@K, mAP averaged over queries or over classes
+    (``map_average``).
 
 All distance work is float32, chunked over queries so memory stays bounded, with no Python loop per query. Only the
 final means over queries are accumulated in float64.
@@ -27,14 +30,20 @@ import tensorflow as tf
 
 from sbir_tf.eval import retrieval
 
-#: acc.@K values reported by Pang et al. 2017 (Table 1) and the WAD-CMSN fine-grained tables.
+#: acc@K cut-offs. Pang et al. 2017 define acc@K (Sec. 4, "Evaluation Metrics") and report acc@1 (Tables 2-4); 5 and
+#: 10 are extra cut-offs (their Figure 4 shows the top 10).
 FINE_GRAINED_KS = (1, 5, 10)
-#: P@K and mAP@K cut-offs of the zero-shot protocol (Yelamarthi et al. 2018; SEM-PCYC); None means "all".
+#: P@K and mAP@K cut-offs of the zero-shot protocol; None means "all". Xu et al. report mAP and Precision@100
+#: (Tables 1-2); 200 is the cut-off of Yelamarthi et al. 2018 and SEM-PCYC.
 ZERO_SHOT_PRECISION_KS = (100, 200)
 ZERO_SHOT_MAP_KS = (None, 200)
 
 MAP_NORMALISATIONS = ("relevant_in_top_k", "min_k_relevant")
 PRECISION_NORMALISATIONS = ("k", "retrieved")
+#: How per-query AP values become mAP: "query" = mean over queries (the ZSIH / SEM-PCYC evaluation code);
+#: "class" = mean over query classes of the mean AP of that class's queries (Xu et al., Sec. 4.1: "mAP = 1/n sum AP_i,
+#: where AP_i is the AP of class i, n is the total number of classes").
+MAP_AVERAGES = ("query", "class")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -232,7 +241,7 @@ def _relevant_positions_full(scores: np.ndarray, q_codes: np.ndarray, g_codes: n
 def map_precision(query_emb, query_labels, gallery_emb, gallery_labels, *,
                   precision_ks=ZERO_SHOT_PRECISION_KS, map_ks=ZERO_SHOT_MAP_KS, metric: str = "euclidean",
                   map_normalisation: str = "relevant_in_top_k", precision_normalisation: str = "k",
-                  chunk_size: int | None = None, return_per_query: bool = False) -> dict:
+                  map_average: str = "query", chunk_size: int | None = None, return_per_query: bool = False) -> dict:
     """Zero-shot SBIR retrieval scores: mAP@all, mAP@K and P@K over a class-labelled gallery.
 
     A gallery item is relevant to a query when their labels are equal. Gallery items are ranked by increasing
@@ -240,7 +249,8 @@ def map_precision(query_emb, query_labels, gallery_emb, gallery_labels, *,
     hits_i = sum_{j<=i} rel_j, precision P_i = hits_i / i and R the number of relevant items in the whole gallery:
 
     * **AP (mAP@all)** - mean over the relevant items of the precision at their rank:
-      ``AP = sum_{i<=G} P_i rel_i / R``. A query with R = 0 scores 0.
+      ``AP = sum_{i<=G} P_i rel_i / R``, i.e. Xu et al.'s ``AP(N) = sum_s P(s) delta_r(s)`` with N = G (the change
+      in recall at rank s is rel_s / R). A query with R = 0 scores 0.
     * **AP@K (mAP@K)** - the same sum truncated to the top K, ``sum_{i<=K} P_i rel_i / N``. By default
       (``map_normalisation="relevant_in_top_k"``) N is the number of relevant items *within the top K*, as in the
       evaluation code of SEM-PCYC (``apsak``: scikit-learn's ``average_precision_score`` applied to the top-K list),
@@ -254,9 +264,12 @@ def map_precision(query_emb, query_labels, gallery_emb, gallery_labels, *,
     the SEM-PCYC code) instead puts tied scores at one threshold, crediting every relevant item of a tie group with
     the precision at the group's end; the two agree whenever no relevant item is tied with another item.
 
-    The mean over queries is taken over *all* queries. Keys: ``"mAP@all"`` for ``None`` in ``map_ks``,
-    ``"mAP@{K}"`` and ``"P@{K}"`` otherwise. With ``return_per_query=True`` a second dict of per-query float32
-    arrays is returned as well.
+    Averaging. P@K is the mean over *all* queries. mAP (every ``mAP@...`` key) follows ``map_average``:
+    ``"query"`` (default) is the mean AP over all queries, as the ZSIH and SEM-PCYC evaluation code compute it;
+    ``"class"`` is ``1/n sum_i AP_i`` with AP_i the mean AP of the queries of class i and n the number of classes
+    that have queries, Xu et al.'s wording ("AP_i is the AP of class i"). The two agree when every class has the
+    same number of queries. Keys: ``"mAP@all"`` for ``None`` in ``map_ks``, ``"mAP@{K}"`` and ``"P@{K}"``
+    otherwise. With ``return_per_query=True`` a second dict of per-query float32 arrays is returned as well.
 
     Implementation, per query chunk: one matmul gives ranking scores. When mAP@all is requested, each row is fully
     ranked by sorting packed (score, gallery index, relevance) integer keys, which yields every relevant item's
@@ -276,6 +289,8 @@ def map_precision(query_emb, query_labels, gallery_emb, gallery_labels, *,
     if precision_normalisation not in PRECISION_NORMALISATIONS:
         raise ValueError(f"precision_normalisation must be one of {PRECISION_NORMALISATIONS}, "
                          f"got {precision_normalisation!r}")
+    if map_average not in MAP_AVERAGES:
+        raise ValueError(f"map_average must be one of {MAP_AVERAGES} (eval.map_average), got {map_average!r}")
     q_codes, g_codes = _label_codes(query_labels, gallery_labels, q.shape[0], g.shape[0])
     num_codes = int(max(q_codes.max(), g_codes.max())) + 1
     n_relevant_all = np.bincount(g_codes, minlength=num_codes)[q_codes].astype(np.int32)
@@ -311,8 +326,17 @@ def map_precision(query_emb, query_labels, gallery_emb, gallery_labels, *,
             pending.append(pool.submit(score, start))
         parts.extend(f.result() for f in pending)
     per_query = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    means = {key: float(np.mean(v, dtype=np.float64)) for key, v in per_query.items()}
+    means = {key: (_class_mean(v, q_codes) if map_average == "class" and key.startswith("mAP") else
+                   float(np.mean(v, dtype=np.float64))) for key, v in per_query.items()}
     return (means, per_query) if return_per_query else means
+
+
+def _class_mean(per_query: np.ndarray, q_codes: np.ndarray) -> float:
+    """Mean over the query classes of the mean of ``per_query`` within each class (float64)."""
+    sums = np.bincount(q_codes, weights=per_query.astype(np.float64))
+    counts = np.bincount(q_codes, minlength=len(sums))
+    present = counts > 0
+    return float(np.mean(sums[present] / counts[present]))
 
 
 # ----------------------------------------------------------------------------------------------------------------

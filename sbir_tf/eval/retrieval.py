@@ -1,8 +1,10 @@
 """Brute-force nearest-neighbour search over precomputed gallery embeddings.
 
 Deployment in Pang et al. 2017 (Eq. 6) ranks gallery photos by the Euclidean distance between the query-sketch
-embedding and each precomputed photo embedding; WAD-CMSN ranks in its 64-d semantic space the same way. Everything
-here is exact search:
+embedding and each precomputed photo embedding; WAD-CMSN ranks in its 64-d semantic space the same way (Xu et al.,
+Sec. 4.2: "the distance between the features of the sketch and those of the images is computed. Finally, top 100
+images are selected"; the paper does not name the distance, Euclidean is the default here). Everything here is exact
+search:
 
 * :func:`pairwise_sq_euclidean` / :func:`pairwise_distances` - full distance matrices,
   ``||q||^2 - 2 q.g + ||g||^2`` (clamped at 0 against round-off).

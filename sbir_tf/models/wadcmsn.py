@@ -5,8 +5,9 @@ Everything operates on pre-extracted 512-d VGG16 features (``sbir_tf.features``)
 
 * generators ``G_sk``, ``G_im``: visual 512 -> semantic 64 (retrieval embeddings: sketches by ``G_sk``, photos by
   ``G_im``);
-* regenerators ``F_sk``, ``F_im``: semantic 64 -> visual 512 (closing the cycle of Eqs. 5-6 and producing the fake
-  visual features the visual critics judge in Eqs. 3-4);
+* regenerators ``F_sk``, ``F_im``: semantic 64 -> visual 512 (closing the cycle of Eqs. 5-6, producing the fake
+  visual features the visual critics judge in Eqs. 3-4, and matched to the class's visual features ``x``, ``y`` by
+  the identity-matching loss, Eq. 8);
 * critics ``f_se`` (on 64-d), ``f_sk`` and ``f_im`` (on 512-d): MLP -> one unbounded score, no sigmoid (a Wasserstein
   critic; the ``adv_no_wasserstein`` ablation reads the same score as a logit);
 * ``classifier``: linear 64 -> seen classes, on generated semantic features (Eq. 7).
@@ -82,7 +83,7 @@ class WADCMSN(keras.Model):
     """The seven WAD-CMSN networks plus the seen-class classifier, grouped for Algorithm 1.
 
     ``generator_variables``: G_sk, G_im, F_sk, F_im and the classifier (updated on L_ps, Eq. 10);
-    ``critic_variables``: f_se, f_sk, f_im (updated on L_dis, Eq. 9).
+    ``critic_variables``: f_se, f_sk, f_im (updated on L_dis, Sec. 3.2: the critic side of Eqs. 2-4).
     """
 
     def __init__(self, num_seen_classes: int, visual_dim: int = VISUAL_DIM, semantic_dim: int = SEMANTIC_DIM,

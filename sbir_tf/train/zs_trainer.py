@@ -3,13 +3,15 @@
 One iteration:
 
 1. ``n_critic`` times: draw a batch of (sketch feature x, photo feature y of the same class, the class's semantic
-   vector s); update the critics f_se, f_sk, f_im on ``L_dis`` (Eq. 9); enforce the Lipschitz constraint by
-   clipping every critic weight to [-c, c] (WGAN) -- or add a gradient penalty instead.
-2. draw a batch; update the generators G_sk, G_im, F_sk, F_im and the classifier on ``L_ps`` (Eq. 10).
+   vector s); update the critics f_se, f_sk, f_im on ``L_dis`` (Sec. 3.2, the critic side of Eqs. 2-4); enforce
+   the Lipschitz constraint by clipping every critic weight to [-c, c] (WGAN) -- or add a gradient penalty instead.
+2. draw a batch; update the generators G_sk, G_im, F_sk, F_im and the classifier on ``L_ps`` (Eq. 10), whose
+   identity-matching term (Eq. 8) compares G_sk(x) with G_im(y) and F_sk(s), F_im(s) with x, y.
 
 The printed Algorithm 1 names the generator parameters in the critic update (step 8) and the critic parameters in the
 generator update (step 10); we follow the meaning: critics are updated by the critic loss and generators by the
-generator loss, each with its own RMSprop (lr 1e-4).
+generator loss, each with its own RMSprop built by :func:`build_rmsprop` ("RMSprop in Pytorch", Sec. 3.2: PyTorch's
+update rule and constants by default, see ``sbir_tf.losses.wadcmsn``).
 
 Exact resume: batch ``(step, k)`` is drawn from ``np.random.default_rng([seed, step, k])`` and every dropout mask /
 gradient-penalty interpolation from a stateless seed derived from (seed, step, k); the optimiser slots, the weights and
@@ -43,6 +45,45 @@ class NonFiniteLossError(FloatingPointError):
     """A loss term or gradient became NaN/Inf; the message names the step, the update and the terms."""
 
 
+class PyTorchRMSprop(keras.optimizers.RMSprop):
+    """RMSprop with the update rule of ``torch.optim.RMSprop`` (no momentum, not centred):
+
+    ``v <- rho v + (1 - rho) g^2``, ``theta <- theta - lr g / (sqrt(v) + eps)``.
+
+    ``keras.optimizers.RMSprop`` computes ``theta - lr g / sqrt(v + eps)`` (epsilon inside the square root); the
+    moving average ``v`` (zero-initialised, no bias correction) is the same in both. The paper trains "using RMSprop
+    in Pytorch" (Xu et al., Sec. 3.2).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.momentum or self.centered:
+            raise ValueError("PyTorchRMSprop implements plain RMSprop only (momentum=0, centered=False)")
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = keras.ops.cast(learning_rate, variable.dtype)
+        gradient = keras.ops.cast(gradient, variable.dtype)
+        velocity = self._velocities[self._get_variable_index(variable)]
+        self.assign(velocity, keras.ops.add(keras.ops.multiply(self.rho, velocity),
+                                            keras.ops.multiply(1 - self.rho, keras.ops.square(gradient))))
+        step = keras.ops.divide(keras.ops.multiply(lr, gradient), keras.ops.add(keras.ops.sqrt(velocity), self.epsilon))
+        self.assign_sub(variable, step)
+
+
+def build_rmsprop(train_cfg: Mapping, name: str) -> keras.optimizers.RMSprop:
+    """The RMSprop of Algorithm 1 from ``train_cfg`` keys ``lr``, ``rmsprop_rho``, ``rmsprop_epsilon`` and
+    ``rmsprop_epsilon_placement`` ("outside_sqrt": PyTorch's rule, :class:`PyTorchRMSprop`; "inside_sqrt":
+    ``keras.optimizers.RMSprop``); missing keys take the defaults of ``sbir_tf.losses.wadcmsn`` (PyTorch's)."""
+    placement = train_cfg.get("rmsprop_epsilon_placement", L.RMSPROP_EPSILON_PLACEMENT)
+    if placement not in L.RMSPROP_EPSILON_PLACEMENTS:
+        raise ValueError(f"train.rmsprop_epsilon_placement must be one of {L.RMSPROP_EPSILON_PLACEMENTS} "
+                         f"(outside_sqrt = PyTorch, inside_sqrt = Keras), got {placement!r}")
+    cls = PyTorchRMSprop if placement == "outside_sqrt" else keras.optimizers.RMSprop
+    return cls(learning_rate=float(train_cfg.get("lr", L.LEARNING_RATE)),
+               rho=float(train_cfg.get("rmsprop_rho", L.RMSPROP_RHO)),
+               epsilon=float(train_cfg.get("rmsprop_epsilon", L.RMSPROP_EPSILON)), name=name)
+
+
 @dataclass
 class PairSampler:
     """Deterministic class-aligned batches for Algorithm 1.
@@ -50,6 +91,12 @@ class PairSampler:
     Batch ``(step, k)``: ``batch_size`` sketches drawn uniformly with replacement from the seen-class training
     sketches; for each, a photo of the same class drawn uniformly; ``s`` = that class's semantic vector.
     ``*_labels`` index the rows of ``semantics`` (seen classes, 0..C-1).
+
+    Pairing (Xu et al.): the training set is written as tuples (x_i, y_i, s_i, c_i) (Sec. 3), Eq. 7 gives one label
+    for both ("c is the category label of x and y"), and Eq. 8 assumes "for a given category, the semantic features
+    of a sketch and its corresponding image are the same"; the paper also stresses that sketches and images are "not
+    aligned" (Sec. 3.1). So x and y of a row share a class, with no instance-level correspondence. How the rows are
+    drawn (uniform over sketches here; class-balanced in the SEM-PCYC code) is not stated.
     """
 
     sketch_features: np.ndarray
@@ -109,8 +156,11 @@ class ZSTrainer:
     """Algorithm 1 with custom ``tf.GradientTape`` steps, checkpoints, TensorBoard scalars and a history file.
 
     ``loss_cfg``: adversarial ("wasserstein" | "gan"), lipschitz ("clip" | "gp" | "none"), clip_value, gp_weight,
-    semantic_cycle (bool), reduction ("sum" | "mean"), weights {adv, cyc, cls, iml}.
-    ``train_cfg``: steps, lr, n_critic, seed, log_every, eval_every, checkpoint_every, keep_checkpoints.
+    semantic_cycle (bool), reduction (Eqs. 5-6: "sum" | "mean"), iml_reduction (Eq. 8: "sum" | "mean"),
+    weights {adv, cyc, cls, iml}.
+    ``train_cfg``: steps, lr, rmsprop_rho, rmsprop_epsilon, rmsprop_epsilon_placement, n_critic, seed, log_every,
+    eval_every, checkpoint_every, keep_checkpoints.
+    Keys left out take the defaults of ``sbir_tf.losses.wadcmsn`` (the same constants the presets use).
     ``evaluate(model) -> {name: float}`` runs every ``eval_every`` steps (e.g. validation mAP) and must not touch any
     training state.
     """
@@ -131,10 +181,15 @@ class ZSTrainer:
             raise ValueError(f"loss.adversarial must be 'wasserstein' or 'gan', got {adversarial!r}")
         if self.loss_cfg["lipschitz"] not in ("clip", "gp", "none"):
             raise ValueError(f"loss.lipschitz must be clip|gp|none, got {self.loss_cfg['lipschitz']!r}")
+        self.semantic_cycle = bool(self.loss_cfg.get("semantic_cycle", L.SEMANTIC_CYCLE))
+        self.cycle_reduction = self.loss_cfg.get("reduction", L.CYCLE_REDUCTION)
+        self.iml_reduction = self.loss_cfg.get("iml_reduction", L.IML_REDUCTION)
+        for key, value in (("reduction", self.cycle_reduction), ("iml_reduction", self.iml_reduction)):
+            if value not in L.REDUCTIONS:
+                raise ValueError(f"loss.{key} must be one of {L.REDUCTIONS}, got {value!r}")
         self.n_critic = int(self.train_cfg.get("n_critic", L.N_CRITIC))
-        lr = float(self.train_cfg.get("lr", L.LEARNING_RATE))
-        self.critic_optimizer = keras.optimizers.RMSprop(learning_rate=lr, name="critic_rmsprop")
-        self.generator_optimizer = keras.optimizers.RMSprop(learning_rate=lr, name="generator_rmsprop")
+        self.critic_optimizer = build_rmsprop(self.train_cfg, "critic_rmsprop")
+        self.generator_optimizer = build_rmsprop(self.train_cfg, "generator_rmsprop")
         self.critic_optimizer.build(model.critic_variables)
         self.generator_optimizer.build(model.generator_variables)
         self.evaluate = evaluate
@@ -151,7 +206,7 @@ class ZSTrainer:
 
     # ------------------------------------------------------------------------------------------- one update each
     def _critic_step(self, x, y, s, seed):
-        """Critic update on ``L_dis`` (Eq. 9); generator outputs are constants here."""
+        """Critic update on ``L_dis`` (Sec. 3.2: the critic side of Eqs. 2-4); generator outputs are constants."""
         m = self.model
         g_sk = m.g_sk(x, training=True, seed=_seed(seed, 1))
         g_im = m.g_im(y, training=True, seed=_seed(seed, 2))
@@ -187,8 +242,7 @@ class ZSTrainer:
     def _generator_step(self, x, y, s, label, seed):
         """Generator (+ classifier) update on ``L_ps`` (Eq. 10); critics are fixed."""
         m = self.model
-        semantic_cycle = bool(self.loss_cfg.get("semantic_cycle", True))
-        reduction = self.loss_cfg.get("reduction", "sum")
+        semantic_cycle, reduction = self.semantic_cycle, self.cycle_reduction
         variables = m.generator_variables
         with tf.GradientTape() as tape:
             g_sk = m.g_sk(x, training=True, seed=_seed(seed, 1))
@@ -204,7 +258,7 @@ class ZSTrainer:
             cyc = (L.sketch_cycle_loss(x, x_rec, s if semantic_cycle else None, s_rec_sk, reduction)
                    + L.image_cycle_loss(y, y_rec, s if semantic_cycle else None, s_rec_im, reduction))
             cls = L.classification_loss(label, m.classifier(g_sk), m.classifier(g_im))
-            iml = L.identity_matching_loss(g_sk, g_im, s)
+            iml = L.identity_matching_loss(g_sk, g_im, f_sk_s, x, f_im_s, y, self.iml_reduction)
             terms = {"gen": gen, "cyc": cyc, "cls": cls, "iml": iml}
             total = L.generator_total_loss(terms, self.weights)
         grads = tape.gradient(total, variables)

@@ -103,6 +103,36 @@ def test_map_precision_hand_example():
     assert m2 == {"mAP@3": pytest.approx((1 + 2 / 3) / 3, abs=1e-6)}
 
 
+def test_map_average_per_query_versus_per_class_hand_example():
+    # Gallery on a line: g0 = 0.0 (class A), g1 = 1.0 (B), g2 = 2.0 (A). Queries: q0 = 0.0 (A), q1 = 1.1 (A),
+    # q2 = 0.9 (B); no distance ties.
+    gallery = np.array([[0.0], [1.0], [2.0]], np.float32)
+    gallery_labels = ["A", "B", "A"]
+    queries = np.array([[0.0], [1.1], [0.9]], np.float32)
+    query_labels = ["A", "A", "B"]
+    # q0: ranking g0 (A), g1 (B), g2 (A), relevance 1 0 1: AP = (1/1 + 2/3) / 2 = 5/6
+    # q1: distances 1.1, 0.1, 0.9 -> ranking g1 (B), g2 (A), g0 (A), relevance 0 1 1: AP = (1/2 + 2/3) / 2 = 7/12
+    # q2: distances 0.9, 0.1, 1.1 -> ranking g1 (B), g0, g2, relevance 1 0 0: AP = 1
+    # per query: (5/6 + 7/12 + 1) / 3 = (10 + 7 + 12) / 36 = 29/36 = 0.80556
+    # per class: A = (5/6 + 7/12) / 2 = 17/24, B = 1 -> (17/24 + 1) / 2 = 41/48 = 0.85417
+    # mAP@2 (AP over the top 2, divided by the relevant items found there): q0 1/1 = 1, q1 (1/2)/1 = 1/2, q2 1
+    #   per query 2.5/3 = 0.83333; per class A = 3/4, B = 1 -> 7/8
+    # P@1 is averaged over queries in both modes: q0 1, q1 0, q2 1 -> 2/3
+    kw = dict(precision_ks=(1,), map_ks=(None, 2))
+    by_query = metrics.map_precision(queries, query_labels, gallery, gallery_labels, **kw)
+    by_class = metrics.map_precision(queries, query_labels, gallery, gallery_labels, map_average="class", **kw)
+    assert by_query["mAP@all"] == pytest.approx(29 / 36, abs=1e-6)
+    assert by_class["mAP@all"] == pytest.approx(41 / 48, abs=1e-6)
+    assert by_query["mAP@2"] == pytest.approx(2.5 / 3, abs=1e-6)
+    assert by_class["mAP@2"] == pytest.approx(7 / 8, abs=1e-6)
+    assert by_query["P@1"] == by_class["P@1"] == pytest.approx(2 / 3)
+    # the default is per query
+    assert metrics.map_precision(queries, query_labels, gallery, gallery_labels, map_average="query",
+                                 **kw) == by_query
+    with pytest.raises(ValueError, match="map_average"):
+        metrics.map_precision(queries, query_labels, gallery, gallery_labels, map_average="classes")
+
+
 def test_map_precision_k_larger_than_relevant_and_gallery():
     q, ql, g, gl = _embedded_ranking([0, 1, 0, 1])
     m = metrics.map_precision(q, ql, g, gl, precision_ks=(10,), map_ks=(None, 3, 10))

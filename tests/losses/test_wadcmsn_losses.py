@@ -1,4 +1,4 @@
-"""WAD-CMSN losses (Eqs. 2-10) against hand computations on fixed tensors."""
+"""WAD-CMSN losses (Eqs. 2-8, L_dis and Eq. 10 of Xu et al.) against hand computations on fixed tensors."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -42,12 +42,15 @@ def test_eq5_eq6_cycle_l1():
     x = tf.constant([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
     x_rec = tf.constant([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0]])
     # per-sample l1: |0|+|1|+|2| = 3 and 1+1+0 = 2 -> mean 2.5; element mean: (1 + 2/3)/2
-    close(L.sketch_cycle_loss(x, x_rec), 2.5)
+    close(L.sketch_cycle_loss(x, x_rec, reduction="sum"), 2.5)
     close(L.image_cycle_loss(x, x_rec, reduction="mean"), (1.0 + 2.0 / 3.0) / 2)
     s = tf.constant([[1.0, 1.0], [0.0, 0.0]])
     s_rec = tf.constant([[1.0, 0.0], [2.0, 0.0]])  # l1: 1 and 2 -> mean 1.5
-    close(L.sketch_cycle_loss(x, x_rec, s, s_rec), 2.5 + 1.5)
-    close(L.image_cycle_loss(x, x, s, s_rec), 1.5)  # perfect visual cycle
+    close(L.sketch_cycle_loss(x, x_rec, s, s_rec, reduction="sum"), 2.5 + 1.5)
+    close(L.image_cycle_loss(x, x, s, s_rec, reduction="sum"), 1.5)  # perfect visual cycle
+    # the default is the one constant the presets and the trainer use: per-element mean (s side: (1/2 + 2/2)/2)
+    assert L.CYCLE_REDUCTION == "mean"
+    close(L.sketch_cycle_loss(x, x_rec, s, s_rec), (1.0 + 2.0 / 3.0) / 2 + 0.75)
     with pytest.raises(ValueError, match="reduction"):
         L.l1_distance(x, x, reduction="max")
 
@@ -62,15 +65,33 @@ def test_eq7_classification():
     close(L.classification_loss(labels, wrong, uniform), np.log1p(np.exp(2.0)) + np.log(2.0))
 
 
-def test_eq8_identity_matching():
-    s = tf.constant([[1.0, 0.0], [0.0, 1.0]])
-    g_sk = tf.constant([[1.0, 0.0], [0.0, 3.0]])  # squared l2: 0 and 4 -> 2
-    g_im = tf.constant([[0.0, 0.0], [1.0, 1.0]])  # 1 and 1 -> 1
-    close(L.identity_matching_loss(g_sk, g_im, s), 3.0)
-    close(L.identity_matching_loss(s, s, s), 0.0)
+def test_eq8_identity_matching_hand_computation():
+    # Eq. 8: ||G_sk(x) - G_im(y)||^2 + ||F_sk(s) - x||^2 + ||F_im(s) - y||^2, per sample, then the batch mean.
+    g_sk = tf.constant([[1.0, 2.0], [0.0, 0.0]])
+    g_im = tf.constant([[1.0, 0.0], [3.0, 4.0]])
+    # G term: row 0 diff (0, 2) -> 4; row 1 diff (-3, -4) -> 9 + 16 = 25; batch mean (4 + 25)/2 = 14.5
+    f_sk_s = tf.constant([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    x = tf.constant([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]])
+    # F_sk term: row 0 diff (0, -1, -2) -> 0 + 1 + 4 = 5; row 1 diff (-1, 0, 0) -> 1; mean (5 + 1)/2 = 3
+    f_im_s = tf.constant([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    y = tf.constant([[0.0, 0.0, 0.0], [0.0, 2.0, 1.0]])
+    # F_im term: row 0 diff (2, 0, 0) -> 4; row 1 diff (0, -2, 0) -> 4; mean 4
+    # total 14.5 + 3 + 4 = 21.5
+    close(L.identity_matching_loss(g_sk, g_im, f_sk_s, x, f_im_s, y), 21.5)
+    # "mean": each squared norm divided by its dimension: 14.5/2 + 3/3 + 4/3 = 7.25 + 1 + 1.3333 = 9.58333
+    close(L.identity_matching_loss(g_sk, g_im, f_sk_s, x, f_im_s, y, reduction="mean"), 7.25 + 1.0 + 4.0 / 3.0)
+    # the terms are not interchangeable: swapping x and y changes both F terms
+    # F_sk(s) vs y: |(1,1,1) - (0,0,0)|^2 = 3 and |(0,0,0) - (0,2,1)|^2 = 5 -> mean 4
+    # F_im(s) vs x: |(2,0,0) - (1,2,3)|^2 = 1 + 4 + 9 = 14 and |(0,0,1) - (1,0,0)|^2 = 2 -> mean 8
+    # total 14.5 + 4 + 8 = 26.5
+    close(L.identity_matching_loss(g_sk, g_im, f_sk_s, y, f_im_s, x), 26.5)
+    # zero exactly when G_sk(x) = G_im(y), F_sk(s) = x and F_im(s) = y
+    close(L.identity_matching_loss(g_sk, g_sk, x, x, y, y), 0.0)
+    with pytest.raises(ValueError, match="reduction"):
+        L.identity_matching_loss(g_sk, g_im, f_sk_s, x, f_im_s, y, reduction="max")
 
 
-def test_eq9_eq10_totals():
+def test_l_dis_and_eq10_totals():
     close(L.discriminator_total_loss(1.0, 2.0, 3.0), 6.0)
     close(L.discriminator_total_loss(1.0, 2.0, 3.0, penalty=0.5, penalty_weight=10.0), 11.0)
     terms = {"gen": 1.0, "cyc": 2.0, "cls": 3.0, "iml": 4.0}
