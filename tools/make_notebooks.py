@@ -207,10 +207,11 @@ def make_config(dataset, **flags):
     return zs_common.config_from_args(zs_common.build_parser(dataset).parse_args(argv), dataset)
 
 
-def setting(dataset, ablation="full", semantics=zs_presets.DEFAULT_SEMANTICS):
-    """Train/evaluate one setting for every seed; returns the folder to report."""
+def setting(dataset, ablation="full", semantics=None):
+    """Train/evaluate one setting for every seed (semantics None: the preset's default for the dataset,
+    zs_presets.DEFAULT_SEMANTICS); returns the folder to report."""
     configs = [make_config(dataset, ablation=ablation, semantics=semantics, seed=s) for s in SEEDS]
-    name = f"{dataset}_{configs[0].ablation}_{semantics}".replace("+", "-")
+    name = f"{dataset}_{configs[0].ablation}_{configs[0].semantics.spec}".replace("+", "-")
     return nh.run_zero_shot_seeds(configs, OUT / name)
 
 
@@ -222,8 +223,7 @@ main = {"sketchy": setting("sketchy")}
 if TUBERLIN_DIR is not None or not SMOKE:
     main["tuberlin"] = setting("tuberlin")
 semantic_runs = {spec: setting("sketchy", semantics=spec)
-                 for spec in (SEMANTICS or (["glove", "path"] if SMOKE else
-                              ["glove", "w2v", "path", "jcn", "w2v+path", "glove+jcn", "w2v+jcn"]))}
+                 for spec in (SEMANTICS or (["glove", "path"] if SMOKE else list(zs_common.SEMANTICS_EXAMPLES)))}
 ablation_runs = {name: setting("sketchy", ablation=name)
                  for name in (ABLATIONS or (["adv_no_wasserstein", "wasserstein"] if SMOKE else
                               [a for a in zs_presets.ABLATIONS if a != "full"]))}

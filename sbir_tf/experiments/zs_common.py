@@ -23,6 +23,7 @@ import numpy as np
 from sbir_tf.config import Config
 from sbir_tf.data.records import DataError, DatasetIndex, Record
 from sbir_tf.experiments import zs_presets
+from sbir_tf.models import backbones
 
 METRIC_KEYS = ("mAP@all", "P@100", "mAP@200", "P@200")
 TEXT_SEMANTICS = ("glove", "word2vec")
@@ -180,13 +181,18 @@ def parse_semantics(spec: str) -> tuple[str | None, str | None]:
 
 def class_semantic_matrix(cfg: Config, protocol: Protocol, classes: Sequence[str]) -> tuple[np.ndarray, dict]:
     """[len(classes), dim] side information from SEM's ``class_semantics`` (errors name the missing class)."""
-    from sbir_tf.semantics.side_info import class_semantics, normalize_semantics
+    from sbir_tf.semantics.side_info import class_semantics, describe_sources, normalize_semantics
 
     text, hierarchy = parse_semantics(cfg.semantics.spec)
     wnids = protocol.index.notes.get("wnids")
+    sem = cfg.semantics
     matrix, info = class_semantics(list(classes), wnids=wnids, dataset=protocol.semantics_dataset, text=text,
-                                   hierarchy=hierarchy, seen=protocol.seen, dim=int(cfg.semantics.dim),
-                                   seed=int(cfg.semantics.seed))
+                                   hierarchy=hierarchy, seen=protocol.seen, dim=int(sem.dim), seed=int(sem.seed),
+                                   synset_mapping=sem.get("synsets", "name"), text_path=sem.get("text_vectors"),
+                                   text_fallback=sem.get("text_fallback", "glove"),
+                                   ic_source=sem.get("ic_source", "semcor_cntlist"),
+                                   jcn_form=sem.get("jcn_form", "inverse_plus_one"))
+    print(f"[zs] side information {sem.spec}: {describe_sources(info)}", file=sys.stderr)
     seen = set(protocol.seen)
     matrix = normalize_semantics(matrix, [i for i, c in enumerate(classes) if c in seen],
                                  cfg.semantics.get("normalize", "none"))
@@ -252,7 +258,7 @@ def retrieval_scores(cfg: Config, q, q_labels, g, g_labels) -> dict:
     from sbir_tf.eval.metrics import map_precision
 
     return map_precision(q, q_labels, g, g_labels, precision_ks=tuple(cfg.eval.precision_ks),
-                         map_ks=tuple(cfg.eval.map_ks), metric=cfg.eval.metric)
+                         map_ks=tuple(cfg.eval.map_ks), metric=cfg.eval.metric, map_average=cfg.eval.map_average)
 
 
 # ----------------------------------------------------------------------------------------------------- run
@@ -314,7 +320,9 @@ def run(cfg: Config, output_dir: str | Path, resume: bool = False, progress: boo
                "semantics": cfg.semantics.spec, "ablation": cfg.ablation, "config": cfg.name,
                "features": {"weights": str(weights), "image_size": size}, "seed": int(cfg.train.seed),
                "num_queries": int(len(te_q)), "num_gallery": int(len(te_g)),
-               "baseline_raw_features": baseline, "semantics_info": _jsonable(sem_info)}
+               "baseline_raw_features": baseline, "semantics_info": _jsonable(sem_info),
+               # which text model was asked for and used (word2vec may be substituted), which WordNet, which IC
+               "side_information": _jsonable(sem_info.get("sources", {}))}
     rows = [("raw VGG16 features (NN)", baseline)]
 
     if cfg.ablation != "raw_features":
@@ -438,11 +446,19 @@ def build_parser(dataset: str) -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, choices=zs_presets.SPLITS[dataset])
     p.add_argument("--semantics", default=None,
                    help=f"side information (Table 3): one text model and/or one hierarchy measure, e.g. "
-                        f"{', '.join(SEMANTICS_EXAMPLES)} (default {zs_presets.DEFAULT_SEMANTICS})")
+                        f"{', '.join(SEMANTICS_EXAMPLES)} (default per --config: "
+                        + ", ".join(f"{k} {v[dataset]}" for k, v in zs_presets.DEFAULT_SEMANTICS.items()) + ")")
+    p.add_argument("--text_vectors", default=None, metavar="PATH",
+                   help="word-vector file for the text model of --semantics (word2vec binary/text, GloVe text or "
+                        "gensim .kv); default: offline GloVe 6B 50-d, and for w2v a local copy of "
+                        "word2vec-google-news-300 or else GloVe in its place (semantics.text_fallback)")
     p.add_argument("--ablation", default=None,
-                   help=f"one of {sorted(zs_presets.ABLATIONS)} (aliases {sorted(zs_presets.ABLATION_ALIASES)})")
+                   help=f"Table 4 rows {list(zs_presets.TABLE4_ROWS)}, the Table 1 baseline "
+                        f"{zs_presets.RAW_FEATURES}, or extras {list(zs_presets.EXTRA_ABLATIONS)} "
+                        f"(aliases {sorted(zs_presets.ABLATION_ALIASES)})")
     p.add_argument("--config", default="cpu", choices=zs_presets.PRESETS)
-    p.add_argument("--weights", default=None, help="VGG16 weights: imagenet | hed | path to .h5")
+    p.add_argument("--weights", default=None,
+                   help=f"VGG16 weights: {' | '.join(backbones.KNOWN_WEIGHTS)} | path to .h5")
     p.add_argument("--image_size", type=int, default=None, help="feature-extraction input size (default: preset)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--seed", type=int, default=None, help="training seed (batches, dropout, init)")
@@ -467,6 +483,8 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> Config:
         cfg.data.split = args.split
     if args.semantics:
         cfg.semantics.spec = args.semantics
+    if getattr(args, "text_vectors", None):
+        cfg.semantics.text_vectors = str(args.text_vectors)
     zs_presets.apply_ablation(cfg, args.ablation or cfg.ablation)
     if args.weights:
         cfg.features.weights = args.weights
@@ -494,13 +512,15 @@ def default_output_dir(cfg: Config) -> Path:
 
 
 def main(argv: Sequence[str] | None, dataset: str) -> int:
+    from sbir_tf.semantics.wordnet import WordNetUnavailable
+
     args = build_parser(dataset).parse_args(argv)
     try:
         cfg = config_from_args(args, dataset)
         out = Path(args.output_dir) if args.output_dir else default_output_dir(cfg)
         print(f"[zs] output: {out}", file=sys.stderr)
         run(cfg, out, resume=args.resume)
-    except (DataError, ValueError, KeyError, FloatingPointError) as exc:
+    except (DataError, ValueError, KeyError, FloatingPointError, FileNotFoundError, WordNetUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

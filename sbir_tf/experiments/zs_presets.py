@@ -1,13 +1,16 @@
 """WAD-CMSN configs as code: ``get_config(name, dataset) -> Config`` for ``paper``, ``cpu`` and ``smoke``.
 
-* ``paper``: the paper's settings (VGG16 ImageNet features at 224 px, 64-d semantic space, RMSprop 1e-4, batch 128,
-  WGAN weight clipping c = 0.01, one critic step per generator step, all lambda's 1).
-* ``cpu``: same model and losses, HED VGG16 weights (bundled, offline), fewer steps; features at 224 px on real data
-  and at 64 px on the synthetic set (``features.synthetic_image_size``) so the no-data run takes about 2 minutes.
-* ``smoke``: tiny everything (32 px synthetic features, a few steps) for tests.
+* ``paper``: the paper's settings (VGG16 ImageNet features at 224 px, 64-d semantic space, RMSprop 1e-4 with
+  PyTorch's RMSprop rule and constants, all lambda's 1, top-10 retrieval figure) and this project's choices where it
+  gives none (batch 128, WGAN weight clipping c = 0.01, one critic step per generator step).
+* ``cpu``: same model and losses, ImageNet VGG16 conv weights read offline (``imagenet-offline``), fewer steps;
+  features at 224 px on real data and at 64 px on the synthetic set (``features.synthetic_image_size``) so the
+  no-data run takes about 2 minutes.
+* ``smoke``: tiny everything (32 px synthetic ``imagenet-offline`` features, a few steps) for tests.
 
-Ablations (:data:`ABLATIONS`, Table 4 of the paper, plus the raw-feature baseline of Table 1) are applied by
-:func:`apply_ablation` on top of a preset; ``--set key=value`` overrides are applied last.
+Ablations (:data:`ABLATIONS`: the seven rows of Table 4 in :data:`TABLE4_ROWS`, the raw-feature baseline of Table 1,
+and :data:`EXTRA_ABLATIONS`, which are not rows of the paper) are applied by :func:`apply_ablation` on top of a
+preset; ``--set key=value`` overrides are applied last.
 """
 from __future__ import annotations
 
@@ -19,20 +22,52 @@ PRESETS = ("paper", "cpu", "smoke")
 DATASETS = ("sketchy", "tuberlin")
 DEFAULT_SPLITS = {"sketchy": "sempcyc25", "tuberlin": "sempcyc30"}
 SPLITS = {"sketchy": ("sempcyc25", "sake25", "eccv21"), "tuberlin": ("sake30", "sempcyc30")}
-DEFAULT_SEMANTICS = "glove+path"
+#: ``--semantics`` per preset and dataset. ``paper``: Table 3's best rows (Sec. 4.4: "on Sketchy (Extended), the
+#: combination of Word2vec and Jiang-Conrath's hierarchical similarity achieves the mAP at 0.415, while on TU-Berlin
+#: (Extended) dataset, the combination of Word2vec and path similarity leads to the mAP value of 0.351"); without
+#: 300-d word2vec vectors offline (semantics.text_vectors / gensim's local copy) a run substitutes the offline GloVe
+#: and records it (semantics.text_fallback). ``cpu`` / ``smoke``: the offline GloVe with the same hierarchy measure.
+DEFAULT_SEMANTICS = {
+    "paper": {"sketchy": "w2v+jcn", "tuberlin": "w2v+path"},
+    "cpu": {"sketchy": "glove+jcn", "tuberlin": "glove+path"},
+    "smoke": {"sketchy": "glove+jcn", "tuberlin": "glove+path"},
+}
 
-#: Table 4 rows: which adversarial loss and which terms of Eq. 10 are on. ``raw_features`` = Table 1 "Softmax"
-#: baseline (nearest neighbour on raw 512-d VGG16 features; no training).
-ABLATIONS = {
+#: Table 4 of Xu et al. ("Ablation study in terms of the mAP values"): ``--ablation`` name -> the paper's row label,
+#: in the paper's row order. "Adversarial loss" without "Wasserstein distance" is the JS-GAN loss (Sec. 4.5: "only
+#: considering adversarial loss without Wasserstein distance").
+TABLE4_ROWS = {
+    "adv_no_wasserstein": "Only adversarial loss",
+    "adv_no_wasserstein+identity": "Adversarial loss + identity matching loss",
+    "wasserstein": "Adversarial loss+ Wasserstein distance(Baseline)",
+    "wasserstein+cycle": "Baseline+cycle consistency loss",
+    "wasserstein+cls": "Baseline+classification loss",
+    "wasserstein+identity": "Baseline +identity matching loss",
+    "full": "Our full model",
+}
+#: Table 1 "Softmax (Baseline)": nearest neighbour on the raw 512-d VGG16 features, no training.
+RAW_FEATURES = "raw_features"
+#: Settings offered beside the paper's rows; never a row of Table 4.
+EXTRA_ABLATIONS = {
+    "wasserstein+cycle+cls": "Baseline + cycle consistency + classification loss (not in the paper)",
+}
+_SPECS = {
     "adv_no_wasserstein": {"adversarial": "gan", "terms": ("adv",)},
     "adv_no_wasserstein+identity": {"adversarial": "gan", "terms": ("adv", "iml")},
     "wasserstein": {"adversarial": "wasserstein", "terms": ("adv",)},
     "wasserstein+cycle": {"adversarial": "wasserstein", "terms": ("adv", "cyc")},
-    "wasserstein+cycle+cls": {"adversarial": "wasserstein", "terms": ("adv", "cyc", "cls")},
+    "wasserstein+cls": {"adversarial": "wasserstein", "terms": ("adv", "cls")},
+    "wasserstein+identity": {"adversarial": "wasserstein", "terms": ("adv", "iml")},
     "full": {"adversarial": "wasserstein", "terms": ("adv", "cyc", "cls", "iml")},
-    "raw_features": None,
+    "wasserstein+cycle+cls": {"adversarial": "wasserstein", "terms": ("adv", "cyc", "cls")},
 }
-ABLATION_ALIASES = {"softmax": "raw_features", "baseline": "wasserstein", "wad-cmsn": "full"}
+#: Every ``--ablation`` name -> which adversarial loss and which terms of Eq. 10 are on (None: no training), in the
+#: order Table 4 rows, the Table 1 raw-feature baseline, the extras.
+ABLATIONS = {**{name: _SPECS[name] for name in TABLE4_ROWS}, RAW_FEATURES: None,
+             **{name: _SPECS[name] for name in EXTRA_ABLATIONS}}
+ABLATION_ALIASES = {"softmax": RAW_FEATURES, "baseline": "wasserstein", "wad-cmsn": "full"}
+#: Figure 4 of Xu et al.: "Top 10 retrieved images attained by WAD-CMSN".
+FIGURE4_TOP_K = 10
 
 
 def base_config(dataset: str = "sketchy") -> Config:
@@ -52,23 +87,37 @@ def base_config(dataset: str = "sketchy") -> Config:
                       normalize="l2"),
         # normalize: how the 64-d class vectors s are scaled before the generators are matched to them; the
         # auto-encoder's codes are small (norm ~0.07, classes ~0.03 apart), the paper is silent (README, fidelity)
-        semantics=dict(spec=DEFAULT_SEMANTICS, dim=M.SEMANTIC_DIM, seed=0, normalize="center_l2"),
+        # synsets: class -> WordNet synset, "name" (reviewed tables of the class names) or "photo_wnid" (the photos'
+        # ImageNet ids); text_vectors: a word2vec/GloVe vectors file; text_fallback: word2vec without vectors at hand
+        # -> "glove" (substitute, recorded) | "download" | "error"; ic_source / jcn_form: Jiang-Conrath's
+        # information content and its similarity form (sbir_tf.semantics)
+        semantics=dict(spec=DEFAULT_SEMANTICS["paper"][dataset], dim=M.SEMANTIC_DIM, seed=0, normalize="center_l2",
+                       synsets="name", text_vectors=None, text_fallback="glove", ic_source="semcor_cntlist",
+                       jcn_form="inverse_plus_one"),
         model=dict(visual_dim=M.VISUAL_DIM, semantic_dim=M.SEMANTIC_DIM, generator_hidden=list(M.GENERATOR_HIDDEN),
                    critic_hidden=list(M.CRITIC_HIDDEN), generator_dropout=M.GENERATOR_DROPOUT,
                    leaky_slope=M.LEAKY_SLOPE),
         loss=dict(adversarial="wasserstein", lipschitz="clip", clip_value=L.CLIP_VALUE,
-                  gp_weight=L.GRADIENT_PENALTY_WEIGHT, semantic_cycle=True,
+                  gp_weight=L.GRADIENT_PENALTY_WEIGHT, semantic_cycle=L.SEMANTIC_CYCLE,
                   # cycle l1 per element ("mean", as nn.L1Loss in the SEM-PCYC code WAD-CMSN builds on); "sum" is
                   # the per-sample norm as printed, which makes L_cyc ~512x larger than the other terms
-                  reduction="mean",
+                  reduction=L.CYCLE_REDUCTION,
+                  # Eq. 8: squared l2 norm per sample, as printed ("mean" divides by the dimension)
+                  iml_reduction=L.IML_REDUCTION,
                   weights=dict(L.DEFAULT_WEIGHTS)),
-        train=dict(steps=20000, batch_size=L.BATCH_SIZE, lr=L.LEARNING_RATE, n_critic=L.N_CRITIC, seed=0,
-                   log_every=100, eval_every=1000, checkpoint_every=1000, keep_checkpoints=3),
+        # RMSprop "in Pytorch" (Sec. 3.2): torch.optim.RMSprop's alpha, eps and update rule (sbir_tf.losses.wadcmsn)
+        train=dict(steps=20000, batch_size=L.BATCH_SIZE, lr=L.LEARNING_RATE, rmsprop_rho=L.RMSPROP_RHO,
+                   rmsprop_epsilon=L.RMSPROP_EPSILON, rmsprop_epsilon_placement=L.RMSPROP_EPSILON_PLACEMENT,
+                   n_critic=L.N_CRITIC, seed=0, log_every=100, eval_every=1000, checkpoint_every=1000,
+                   keep_checkpoints=3),
         # test_classes: "unseen" = all unseen classes (the papers' text: 25 unseen Sketchy classes are tested) or
         # "test" = the split's test classes only (unseen minus the validation classes, as the seeded SEM-PCYC code
         # separates them; equal to "unseen" for lists without validation classes). README, fidelity section.
-        eval=dict(metric="euclidean", precision_ks=[100, 200], map_ks=[None, 200], test_classes="unseen"),
-        figures=dict(enabled=True, num_queries=6, top_k=8, display_size=64, tsne_max_points=800),
+        # map_average: "query" = mean AP over queries (ZSIH / SEM-PCYC protocol code), "class" = mean over classes of
+        # the mean AP of each class's queries (the paper's "AP_i is the AP of class i"). README, fidelity section.
+        eval=dict(metric="euclidean", precision_ks=[100, 200], map_ks=[None, 200], test_classes="unseen",
+                  map_average="query"),
+        figures=dict(enabled=True, num_queries=6, top_k=FIGURE4_TOP_K, display_size=64, tsne_max_points=800),
     )
 
 
@@ -79,8 +128,9 @@ def get_config(name: str = "paper", dataset: str = "sketchy", smoke: bool = Fals
         raise ValueError(f"unknown config {name!r}; choose one of {PRESETS}")
     cfg = base_config(dataset)
     cfg.name = name
+    cfg.semantics.spec = DEFAULT_SEMANTICS[name][dataset]
     if name in ("cpu", "smoke"):
-        cfg.features.weights = "hed"
+        cfg.features.weights = "imagenet-offline"
         cfg.features.synthetic_image_size = 64
         # a 1,000-step CPU run needs a 10x larger RMSprop step than the paper's 1e-4 to move the classifier at all
         cfg.train.update(steps=1000, batch_size=64, lr=1e-3, log_every=50, eval_every=250, checkpoint_every=250)
@@ -93,15 +143,22 @@ def get_config(name: str = "paper", dataset: str = "sketchy", smoke: bool = Fals
 
 
 def canonical_ablation(name: str) -> str:
+    """The ``--ablation`` name behind ``name`` (aliases resolved); ``ValueError`` listing the choices otherwise."""
     name = ABLATION_ALIASES.get(name, name)
     if name not in ABLATIONS:
-        raise ValueError(f"unknown ablation {name!r}; choose one of {sorted(ABLATIONS)} "
+        raise ValueError(f"unknown ablation {name!r}; choose one of {list(ABLATIONS)} "
                          f"(aliases: {ABLATION_ALIASES})")
     return name
 
 
+def table4_label(name: str) -> str | None:
+    """The paper's Table 4 row label of ablation ``name`` (aliases resolved), or None when it is not a Table 4 row."""
+    return TABLE4_ROWS.get(canonical_ablation(name))
+
+
 def apply_ablation(cfg: Config, name: str) -> Config:
-    """Set the adversarial loss and zero the Eq. 10 weights of the terms an ablation leaves out (Table 4).
+    """Set the adversarial loss and zero the Eq. 10 weights of the terms an ablation leaves out (Table 4 rows,
+    :data:`TABLE4_ROWS`; extras, :data:`EXTRA_ABLATIONS`; ``raw_features`` changes nothing but the name).
 
     The JS-GAN rows (``adv_no_wasserstein*``) need no Lipschitz constraint, so clipping is turned off for them.
     """

@@ -5,6 +5,12 @@ Examples::
     python -m sbir_tf.semantics.cli --dataset sketchy --root DATA/sketchy --text glove --hierarchy path \\
         --split sempcyc25 --out sketchy_glove_path.npz
     python -m sbir_tf.semantics.cli --classes dog,cat,hot_air_balloon --text glove --hierarchy jcn --out s.npz
+    python -m sbir_tf.semantics.cli --dataset tuberlin --root DATA/TU-Berlin --split sake30 --text word2vec \\
+        --text_vectors GoogleNews-vectors-negative300.bin.gz --hierarchy path --out tuberlin_w2v_path.npz
+
+Runs without WordNet (the shipped WordNet facts cover the Sketchy, TU-Berlin and synthetic class lists) and without
+the network (the offline GloVe; word2vec without a ``--text_vectors`` file is replaced by GloVe unless
+``--text-fallback error``). The sources used are printed and stored in ``info_json`` (``sources``).
 
 The ``.npz`` holds: ``classes`` (str), ``seen`` (bool mask), ``text`` ([n, d_text], or [n, 0] when not used),
 ``hierarchy`` ([n, n_nodes] or [n, 0]), ``nodes`` (synset names), ``semantic`` ([n, dim] float32, the auto-encoder's
@@ -23,7 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from sbir_tf.data.records import canonical_class_name
-from sbir_tf.semantics.side_info import SEMANTIC_NORMALIZATIONS, normalize_semantics
+from sbir_tf.semantics.hierarchy import DEFAULT_JCN_FORM, DEFAULT_SYNSET_MAPPING, JCN_FORMS, SYNSET_MAPPINGS
+from sbir_tf.semantics.side_info import (SEMANTIC_NORMALIZATIONS, TEXT_FALLBACKS, describe_sources,
+                                         normalize_semantics)
+from sbir_tf.semantics.wordnet import DEFAULT_IC_SOURCE, IC_SOURCES
 
 SPLIT_LISTS = Path(__file__).resolve().parents[1] / "data" / "split_lists"
 
@@ -86,9 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "hierarchy. Default: all classes")
     p.add_argument("--seen", default=None, help="comma-separated seen classes (instead of --split)")
     p.add_argument("--text", default="glove", choices=["glove", "word2vec", "none"])
-    p.add_argument("--text-path", default=None, help="word-vector file (default: offline GloVe 50-d / gensim "
-                                                     "download of word2vec-google-news-300)")
+    p.add_argument("--text-vectors", "--text_vectors", "--text-path", dest="text_vectors", default=None,
+                   help="vectors file for --text (word2vec binary/text, GloVe text or gensim .kv; default: the "
+                        "offline GloVe 6B 50-d / a local copy of word2vec-google-news-300)")
+    p.add_argument("--text-fallback", default="glove", choices=list(TEXT_FALLBACKS),
+                   help="word2vec without vectors at hand: substitute GloVe (default), download, or error")
     p.add_argument("--hierarchy", default="path", choices=["path", "jcn", "none"])
+    p.add_argument("--synsets", default=DEFAULT_SYNSET_MAPPING, choices=list(SYNSET_MAPPINGS),
+                   help="class -> WordNet synset: the reviewed tables of the class names (default) or the photos' "
+                        "ImageNet ids (photo_wnid, with --root)")
+    p.add_argument("--ic-source", default=DEFAULT_IC_SOURCE, choices=list(IC_SOURCES),
+                   help="information content for --hierarchy jcn")
+    p.add_argument("--jcn-form", default=DEFAULT_JCN_FORM, choices=list(JCN_FORMS))
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ae-steps", type=int, default=None)
@@ -126,9 +144,13 @@ def _run(args) -> int:
     else:
         seen = None
     side = side_information(classes, wnids=wnids, dataset=args.dataset,
-                            text=None if args.text == "none" else args.text, text_path=args.text_path,
-                            hierarchy=None if args.hierarchy == "none" else args.hierarchy, seen=seen, dim=args.dim,
-                            seed=args.seed, ae_steps=ae.AE_STEPS if args.ae_steps is None else args.ae_steps)
+                            text=None if args.text == "none" else args.text, text_path=args.text_vectors,
+                            text_fallback=args.text_fallback,
+                            hierarchy=None if args.hierarchy == "none" else args.hierarchy,
+                            synset_mapping=args.synsets, ic_source=args.ic_source, jcn_form=args.jcn_form, seen=seen,
+                            dim=args.dim, seed=args.seed,
+                            ae_steps=ae.AE_STEPS if args.ae_steps is None else args.ae_steps)
+    print(f"sources: {describe_sources(side.info)}", file=sys.stderr)
     info = dict(side.info, split=args.split, root=str(args.root) if args.root else None, normalize=args.normalize)
     n = len(side.classes)
     seen_set = set(side.seen)

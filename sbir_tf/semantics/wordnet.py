@@ -1,8 +1,8 @@
 """WordNet access for the class hierarchy (WAD-CMSN, Xu, Hu, Cai, Sec. 3.1).
 
-Two sources, tried in order by :func:`get_wordnet`:
+Two installed sources, tried in order by :func:`get_wordnet`:
 
-1. nltk's own ``wordnet`` corpus (``nltk.download("wordnet")``) when it loads.
+1. nltk's own ``wordnet`` corpus (``python -m nltk.downloader wordnet``) when it loads.
 2. A WordNet 3.0 database folder in the Princeton ``dict`` layout (``data.noun``, ``index.noun``, ...), by default
    Debian's ``wordnet-base`` package in ``/usr/share/wordnet`` (override with ``$SBIR_TF_WORDNET_DIR``). That folder
    lacks the ``lexnames`` file nltk's reader needs, so a cache folder is made once that holds a copy of the database
@@ -12,9 +12,14 @@ Two sources, tried in order by :func:`get_wordnet`:
    (``WordNetCorpusReader(root, omw_reader=None)``) and its WordNet-version mapping, which would otherwise open
    nltk's own wordnet package, is disabled: the offline database *is* WordNet 3.0, the version nltk maps to.
 
-Information content (for Jiang-Conrath similarity) likewise comes from nltk's ``wordnet_ic`` corpus
-(``ic-brown.dat``/``ic-semcor.dat``) when present, otherwise from the SemCor sense-tag counts shipped with the
-database (``cntlist.rev``), see :func:`semcor_information_content`.
+Without either, the zero-shot jobs use the WordNet facts shipped with the package
+(:mod:`sbir_tf.semantics.taxonomy`); ``$SBIR_TF_HIDE_WORDNET=1`` makes :func:`get_wordnet` ignore any installed
+WordNet, to exercise that path on a machine that has one.
+
+Information content (for Jiang-Conrath similarity), :data:`IC_SOURCES`: ``"semcor_cntlist"`` (default) builds it
+from the SemCor sense-tag counts every WordNet 3.0 database carries (``cntlist.rev``, also inside nltk's corpus), see
+:func:`semcor_information_content`; ``"nltk_brown"`` / ``"nltk_semcor"`` read nltk's ``wordnet_ic`` files
+(``python -m nltk.downloader wordnet_ic``).
 """
 from __future__ import annotations
 
@@ -126,28 +131,75 @@ def _download_nltk_wordnet():
     return _nltk_wordnet()
 
 
-@functools.lru_cache(maxsize=1)
-def get_wordnet():
+#: environment variable: when set to anything but ``""``/``"0"``, installed WordNet is ignored (fresh-machine path)
+HIDE_WORDNET_ENV = "SBIR_TF_HIDE_WORDNET"
+#: how to install WordNet, quoted by every error that needs it
+INSTALL_HINT = ("install WordNet 3.0: `apt-get install wordnet-base` (Debian/Ubuntu), or "
+                "`python -m nltk.downloader wordnet wordnet_ic`")
+
+
+def wordnet_hidden() -> bool:
+    """True when ``$SBIR_TF_HIDE_WORDNET`` asks the package to ignore any installed WordNet."""
+    return os.environ.get(HIDE_WORDNET_ENV, "").strip() not in ("", "0")
+
+
+def get_wordnet(download: bool = True):
     """A working nltk WordNet reader (cached): nltk's own corpus if installed, else the offline WordNet 3.0 folder
-    (Debian's ``wordnet-base``), else nltk's download of its corpus where the network allows."""
+    (Debian's ``wordnet-base``), else (``download=True``) nltk's download of its corpus where the network allows.
+
+    Raises :class:`WordNetUnavailable` when none loads or ``$SBIR_TF_HIDE_WORDNET`` is set.
+    """
+    if wordnet_hidden():
+        raise WordNetUnavailable(f"installed WordNet is hidden by ${HIDE_WORDNET_ENV}=1")
+    reader, _, error = _search_wordnet(False)
+    if error and download:
+        reader, _, error = _search_wordnet(True)
+    if error:
+        raise WordNetUnavailable(error)
+    return reader
+
+
+def wordnet_reader_source() -> str:
+    """Where the reader of :func:`get_wordnet` comes from (raises like :func:`get_wordnet`)."""
+    reader = get_wordnet(download=False)
+    for download in (False, True):
+        found, description, _ = _search_wordnet(download)
+        if found is reader:
+            return description
+    return "nltk wordnet corpus"
+
+
+def _nltk_corpus_description(wn) -> str:
+    root = getattr(wn, "root", None)
+    return f"nltk wordnet corpus ({root})" if root is not None else "nltk wordnet corpus"
+
+
+@functools.lru_cache(maxsize=2)
+def _search_wordnet(download: bool):
+    """``(reader, description, None)`` or ``(None, None, error message)``: the search of :func:`get_wordnet`
+    (a failure is remembered too, so an offline machine does not retry a download on every call)."""
     if os.environ.get("SBIR_TF_WORDNET_DIR") is None:
         wn = _nltk_wordnet()
         if wn is not None:
-            return wn
+            return wn, _nltk_corpus_description(wn), None
     db_dir = wordnet_database_dir()
-    if db_dir is None and os.environ.get("SBIR_TF_WORDNET_DIR") is None:
+    if db_dir is None and download and os.environ.get("SBIR_TF_WORDNET_DIR") is None:
         wn = _download_nltk_wordnet()
         if wn is not None:
-            return wn
+            return wn, _nltk_corpus_description(wn), None
     if db_dir is None:
-        raise WordNetUnavailable(
-            "WordNet not found: install nltk's corpus (python -m nltk.downloader wordnet) or a WordNet 3.0 "
-            "database folder (Debian/Ubuntu: apt-get install wordnet-base), or set $SBIR_TF_WORDNET_DIR.")
+        return None, None, ("WordNet not found: install nltk's corpus (python -m nltk.downloader wordnet) or a "
+                            "WordNet 3.0 database folder (Debian/Ubuntu: apt-get install wordnet-base), or set "
+                            "$SBIR_TF_WORDNET_DIR.")
     root = _prepared_root(db_dir)
     _allow_in_nltk(root, db_dir)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The multilingual functions are not available")
-        return _offline_reader_class()(str(root), omw_reader=None)
+        reader = _offline_reader_class()(str(root), omw_reader=None)
+    return reader, f"WordNet 3.0 database folder {db_dir}", None
+
+
+get_wordnet.cache_clear = _search_wordnet.cache_clear  # tests reset the search
 
 
 def synset_from_wnid(wnid: str):
@@ -167,14 +219,6 @@ def wnid_of(synset) -> str:
 # Information content
 # ---------------------------------------------------------------------------------------------------------------------
 
-def _fingerprint(paths) -> str:
-    h = hashlib.sha1()
-    for p in paths:
-        st = Path(p).stat()
-        h.update(f"{Path(p).resolve()}:{st.st_size}:{int(st.st_mtime)}".encode())
-    return h.hexdigest()[:12]
-
-
 def _ancestors(synset) -> set:
     """The synset and every (instance) hypernym ancestor, each once."""
     seen, todo = {synset}, [synset]
@@ -189,6 +233,19 @@ def _ancestors(synset) -> set:
     return seen
 
 
+def _read_cntlist(cntlist_path) -> str:
+    """Text of ``cntlist.rev``: the given file, else the one of the reader of :func:`get_wordnet`."""
+    if cntlist_path is not None:
+        return Path(cntlist_path).read_text(encoding="utf8")
+    try:
+        with get_wordnet().open("cntlist.rev") as fh:
+            data = fh.read()
+    except (OSError, LookupError) as exc:
+        raise WordNetUnavailable(f"the installed WordNet has no cntlist.rev (SemCor counts): {exc}; pass "
+                                 f"cntlist_path") from exc
+    return data.decode("utf8") if isinstance(data, bytes) else data
+
+
 def semcor_information_content(cntlist_path: str | os.PathLike | None = None, *, use_cache: bool = True) -> dict:
     """Information-content counts from the SemCor sense-tag counts of a WordNet 3.0 database (``cntlist.rev``).
 
@@ -200,16 +257,13 @@ def semcor_information_content(cntlist_path: str | os.PathLike | None = None, *,
     ``0`` (nltk's ``ic`` walks hypernyms level by level and can add a count twice to an ancestor shared by two parents
     of a multiply-inherited synset; here no ancestor's count exceeds the root total).
     ``nltk.corpus.reader.wordnet.information_content(s, ic) = -log(ic[pos][offset] / ic[pos][0])`` then applies.
-    Cached as JSON in the cache dir (keyed by the files' size and time).
+    ``cntlist_path=None`` reads the ``cntlist.rev`` of the installed WordNet (Debian's folder or nltk's corpus).
+    Cached as JSON in the cache dir (keyed by the counts file's content).
     """
     wn = get_wordnet()
-    if cntlist_path is None:
-        db = wordnet_database_dir()
-        if db is None or not (db / "cntlist.rev").is_file():
-            raise WordNetUnavailable("no cntlist.rev (SemCor counts) found; pass cntlist_path")
-        cntlist_path = db / "cntlist.rev"
-    cntlist_path = Path(cntlist_path)
-    cache = default_cache_dir() / f"ic-semcor-cntlist-v2-{_fingerprint([cntlist_path])}.json"
+    text = _read_cntlist(cntlist_path)
+    digest = hashlib.sha1(text.encode("utf8")).hexdigest()[:12]
+    cache = default_cache_dir() / f"ic-semcor-cntlist-v3-{digest}.json"
     if use_cache and cache.is_file():
         raw = json.loads(cache.read_text())
         return {pos: defaultdict(float, {int(k): v for k, v in d.items()}) for pos, d in raw.items()}
@@ -224,58 +278,68 @@ def semcor_information_content(cntlist_path: str | os.PathLike | None = None, *,
             ic[pos][ss.offset()] = IC_SMOOTHING
             for lemma in ss.lemmas():
                 key_to_synset[lemma.key()] = ss
-    with open(cntlist_path, encoding="utf8") as fh:
-        for line in fh:
-            parts = line.split()
-            if len(parts) != 3:
-                continue
-            key, _, count = parts
-            ss = key_to_synset.get(key.lower())
-            if ss is None:  # adjectives/adverbs, or keys absent from this database
-                continue
-            weight = float(count)
-            pos = ss.pos()
-            for ancestor in _ancestors(ss):
-                ic[pos][ancestor.offset()] += weight
-            ic[pos][0] += weight
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        key, _, count = parts
+        ss = key_to_synset.get(key.lower())
+        if ss is None:  # adjectives/adverbs, or keys absent from this database
+            continue
+        weight = float(count)
+        pos = ss.pos()
+        for ancestor in _ancestors(ss):
+            ic[pos][ancestor.offset()] += weight
+        ic[pos][0] += weight
     if use_cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({pos: {str(k): v for k, v in d.items()} for pos, d in ic.items()}))
         os.replace(tmp, cache)
     return ic
 
 
-@functools.lru_cache(maxsize=2)
-def get_information_content(source: str = "auto") -> dict:
-    """IC dictionary for Jiang-Conrath: ``"auto"`` = nltk's ``ic-brown.dat`` if installed, else SemCor ``cntlist.rev``.
-
-    Other values: ``"brown"``/``"semcor"`` (nltk's ``wordnet_ic`` files, must be installed), ``"cntlist"``.
-    """
-    if source in ("auto", "brown", "semcor"):
-        try:
-            from nltk.corpus import wordnet_ic
-
-            return wordnet_ic.ic("ic-semcor.dat" if source == "semcor" else "ic-brown.dat")
-        except LookupError:
-            if source != "auto":
-                raise
-    elif source != "cntlist":
-        raise ValueError(f"unknown information-content source {source!r}")
-    return semcor_information_content()
+#: information-content sources for Jiang-Conrath (see the module doc); the first is the default
+IC_SOURCES = ("semcor_cntlist", "nltk_brown", "nltk_semcor")
+DEFAULT_IC_SOURCE = IC_SOURCES[0]
+_NLTK_IC_FILES = {"nltk_brown": "ic-brown.dat", "nltk_semcor": "ic-semcor.dat"}
+IC_DESCRIPTIONS = {
+    "semcor_cntlist": "SemCor sense-tag counts (cntlist.rev of WordNet 3.0), add-one smoothed, propagated once to "
+                      "every (instance) hypernym ancestor",
+    "nltk_brown": "nltk wordnet_ic/ic-brown.dat",
+    "nltk_semcor": "nltk wordnet_ic/ic-semcor.dat",
+}
 
 
-def information_content_source(source: str = "auto") -> str:
-    """Name of the IC data :func:`get_information_content` (same ``source``) uses."""
-    if source in ("auto", "brown", "semcor"):
-        import nltk.data
+def check_ic_source(source: str) -> str:
+    if source not in IC_SOURCES:
+        raise ValueError(f"unknown information-content source {source!r}; choose one of {IC_SOURCES}")
+    return source
 
-        name = "ic-semcor.dat" if source == "semcor" else "ic-brown.dat"
-        try:
-            nltk.data.find(f"corpora/wordnet_ic/{name}")
-            return f"nltk wordnet_ic/{name}"
-        except LookupError:
-            pass
-    return "SemCor counts (cntlist.rev), add-one smoothed"
+
+@functools.lru_cache(maxsize=3)
+def _information_content(source: str) -> dict:
+    if source == "semcor_cntlist":
+        return semcor_information_content()
+    from nltk.corpus import wordnet_ic
+
+    try:
+        return wordnet_ic.ic(_NLTK_IC_FILES[source])
+    except LookupError as exc:
+        raise WordNetUnavailable(f"information content {source!r} needs nltk's wordnet_ic corpus "
+                                 f"(python -m nltk.downloader wordnet_ic)") from exc
+
+
+def get_information_content(source: str = DEFAULT_IC_SOURCE) -> dict:
+    """IC dictionary (nltk's format) of one of :data:`IC_SOURCES` from the installed WordNet (cached)."""
+    check_ic_source(source)
+    get_wordnet(download=False)  # honours $SBIR_TF_HIDE_WORDNET
+    return _information_content(source)
+
+
+def information_content_source(source: str = DEFAULT_IC_SOURCE) -> str:
+    """Description of the IC data :func:`get_information_content` (same ``source``) uses."""
+    return IC_DESCRIPTIONS[check_ic_source(source)]
 
 
 def information_content(synset, ic) -> float:
@@ -320,8 +384,9 @@ def path_similarity(a, b) -> float:
 
 
 __all__ = [
-    "WordNetUnavailable", "get_wordnet", "wordnet_database_dir", "synset_from_wnid", "wnid_of",
-    "semcor_information_content", "get_information_content", "information_content_source",
-    "information_content", "jcn_distance", "jcn_similarity", "jcn_unit_similarity", "path_similarity",
-    "IC_SMOOTHING", "NLTK_JCN_INF", "LEXNAMES_FILE",
+    "WordNetUnavailable", "get_wordnet", "wordnet_hidden", "wordnet_reader_source", "wordnet_database_dir",
+    "synset_from_wnid", "wnid_of", "semcor_information_content", "get_information_content",
+    "information_content_source", "check_ic_source", "information_content", "jcn_distance", "jcn_similarity",
+    "jcn_unit_similarity", "path_similarity", "IC_SMOOTHING", "IC_SOURCES", "DEFAULT_IC_SOURCE", "NLTK_JCN_INF",
+    "LEXNAMES_FILE", "HIDE_WORDNET_ENV", "INSTALL_HINT",
 ]

@@ -20,7 +20,12 @@ def test_smoke_cli_end_to_end_and_resume(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     for key in zs_common.METRIC_KEYS:
         assert 0.0 <= m["wadcmsn"][key] <= 1.0 and 0.0 <= m["baseline_raw_features"][key] <= 1.0
-    assert m["split"]["name"] == "synthetic" and m["ablation"] == "full" and m["semantics"] == "glove+path"
+    assert m["split"]["name"] == "synthetic" and m["ablation"] == "full" and m["semantics"] == "glove+jcn"
+    sources = m["side_information"]
+    assert sources["text_requested"] == "glove" and sources["text_used"] == "glove-6b-50d"
+    assert sources["text_substituted"] is False and sources["synset_mapping"] == "name"
+    assert sources["wordnet_kind"] in ("wordnet", "shipped") and sources["ic_source"] == "semcor_cntlist"
+    assert m["semantics_info"]["synsets"]["star"] == "star.n.05"            # the drawn shape, not the sun
     assert not set(m["split"]["seen"]) & set(m["split"]["test"])
     for fig in ("retrieval_grid", "tsne", "curves_losses"):
         assert (out / "figures").joinpath(m["figures"][fig].split("/")[-1]).stat().st_size > 0
@@ -60,6 +65,45 @@ def test_ablation_presets():
     with pytest.raises(ValueError, match="unknown ablation"):
         zs_presets.apply_ablation(full, "nope")
     assert zs_presets.get_config("paper", "tuberlin").data.split == "sempcyc30"
+
+
+def test_semantics_defaults_per_preset():
+    """paper: Table 3's best rows (w2v+jcn on Sketchy, 0.415; w2v+path on TU-Berlin, 0.351); cpu/smoke: the
+    offline GloVe with the same hierarchy measure; class -> synset by name."""
+    expected = {"paper": ("w2v+jcn", "w2v+path"), "cpu": ("glove+jcn", "glove+path"),
+                "smoke": ("glove+jcn", "glove+path")}
+    for preset, (sketchy, tuberlin) in expected.items():
+        assert zs_presets.get_config(preset, "sketchy").semantics.spec == sketchy
+        assert zs_presets.get_config(preset, "tuberlin").semantics.spec == tuberlin
+    sem = zs_presets.get_config("paper", "sketchy").semantics
+    assert sem.synsets == "name" and sem.text_fallback == "glove" and sem.text_vectors is None
+
+
+def test_word2vec_substitution_and_user_vectors(tmp_path, monkeypatch):
+    """w2v without vectors at hand -> GloVe, said in metrics.json; --text_vectors FILE -> that file's vectors."""
+    from gensim.models import KeyedVectors
+
+    from sbir_tf.data.synthetic import CLASSES
+    from sbir_tf.semantics import word_vectors as wv
+
+    monkeypatch.setattr(wv, "local_word2vec_path", lambda: None)
+    rc, out = run_cli(tmp_path, "--semantics", "w2v+path", "--ablation", "softmax", name="sub")
+    assert rc == 0
+    src = json.loads((out / "metrics.json").read_text())["side_information"]
+    assert src["text_requested"] == "word2vec" and src["text_substituted"] is True
+    assert src["text_used"] == "glove-6b-50d" and "not available offline" in src["text_note"]
+
+    kv = KeyedVectors(vector_size=300)
+    kv.add_vectors(list(CLASSES), np.random.default_rng(0).normal(size=(len(CLASSES), 300)).astype(np.float32))
+    path = tmp_path / "vectors.txt"
+    kv.save_word2vec_format(str(path), binary=False)
+    rc, out = run_cli(tmp_path, "--semantics", "w2v+jcn", "--text_vectors", str(path), "--ablation", "softmax",
+                      name="file")
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["side_information"]["text_used"] == "word2vec:vectors.txt"
+    assert m["side_information"]["text_substituted"] is False and m["semantics_info"]["text_dim"] == 300
+    assert json.loads((out / "config.json").read_text())["semantics"]["text_vectors"] == str(path)
 
 
 def test_semantics_spec_parsing():

