@@ -65,6 +65,9 @@ def array_digest(array) -> str:
 def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -> str:
     """SHA-256 over (path, class, domain, source state) of every record, in order.
 
+    File paths enter resolved (``os.path.realpath``), so the same files named through a relative path, a symlink or
+    an absolute path share one cache.
+
     The source state is the file's size and mtime; for array-backed records (``"<key>#<row>"`` with ``key`` in
     ``arrays``: prepared TFDS records ``"<name>:<split>#<row>"``, QMUL ``.mat`` rows) it is :func:`array_digest` of
     ``arrays[key]``, and no file is stat'ed.
@@ -84,7 +87,8 @@ def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -
                     stats[f] = f"{st.st_size}:{st.st_mtime_ns}"
                 except OSError:
                     stats[f] = "missing"
-        h.update(f"{r.path}\t{r.class_name}\t{r.domain}\t{stats[f]}\n".encode())
+        name = r.path if array_backed else os.path.realpath(r.path)
+        h.update(f"{name}\t{r.class_name}\t{r.domain}\t{stats[f]}\n".encode())
     return h.hexdigest()
 
 

@@ -78,3 +78,13 @@ def test_unreadable_cache_and_key_fields(records, tmp_path):
 def test_vgg16_features_are_512d(records):
     feats = F.extract_features(records[:2], weights=None, image_size=32, batch_size=2)
     assert feats.shape == (2, 512) and np.all(feats >= 0)  # GAP of ReLU activations
+
+
+def test_fingerprint_is_the_same_for_relative_and_absolute_paths(records, tmp_path, monkeypatch):
+    # the same files named relative to the working directory or absolutely share one cache; another file does not
+    monkeypatch.chdir(tmp_path)
+    relative = [Record(os.path.relpath(r.path, tmp_path), r.class_name, r.instance_id, r.domain) for r in records]
+    assert relative[0].path != records[0].path
+    assert F.records_fingerprint(relative) == F.records_fingerprint(records)
+    swapped = [records[1], records[0], *records[2:]]
+    assert F.records_fingerprint(swapped) != F.records_fingerprint(records)
