@@ -17,6 +17,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from sbir_tf.experiments import fg_common
+from sbir_tf.models import backbones
+
 REPO = Path(__file__).resolve().parents[1]
 
 SETUP = '''\
@@ -53,13 +56,18 @@ print("sbir_tf:", Path(sbir_tf.__file__).parent, "| TensorFlow", tf.__version__,
 '''
 
 
-def _params(extra: str) -> str:
+def _weights_choices(names) -> str:
+    """``"imagenet" | "imagenet-offline" | ...``: the weight names a notebook's ``WEIGHTS`` takes."""
+    return " | ".join(f'"{n}"' for n in names)
+
+
+def _params(extra: str, weight_names) -> str:
     return '''\
 SMOKE = True        # True: the tiny "smoke" preset on the embedded synthetic data (minutes on a CPU; what CI runs)
                     # False: the paper's setting (GPU; DATA_DIR should point at the real dataset)
 DATA_DIR = None     # dataset root; None = the embedded synthetic dataset (or set it to ../shared/data/<set>)
 CONFIG = None       # preset "paper" | "cpu" | "smoke"; None = "smoke" if SMOKE else "paper"
-WEIGHTS = None      # "imagenet" | "hed" | "none" | path to a .h5 file; None = the preset's
+WEIGHTS = None      # ''' + _weights_choices(weight_names) + ''' | path to a .h5 file; None = the preset's
 STEPS = None        # training steps of every run; None = the preset's
 IMAGE_SIZE = None   # None = the preset's
 OUTPUT_DIR = None   # runs are written below it; None = a temporary folder (SMOKE) or runs/<notebook name>
@@ -88,7 +96,8 @@ def fg_notebook():
            "measured number beside it."),
         code(SETUP),
         code(_params('TABLE3_VARIANTS = None  # None = ["vgg16", "vgg16-D", "googlenet"] if SMOKE else all four of Table 3\n'
-                     'TABLE4_SHARING = None   # None = ["heterogeneous"] if SMOKE else all three of Table 4\n'),
+                     'TABLE4_SHARING = None   # None = ["heterogeneous"] if SMOKE else all three of Table 4\n',
+                     fg_common.WEIGHT_NAMES),
              tags=["parameters"]),
         md("## Configuration\nThe config of every run is resolved by the command line's own parser "
            "(`fg_common.build_parser` + `config_from_args`), so a notebook run and a CLI run with the same flags "
@@ -106,7 +115,8 @@ EXTRA_SETS = ["train.eval_every=0"] if SMOKE else []   # no validation passes in
 
 def make_config(**flags):
     """The CLI's config for ``python -m sbir_tf.experiments.sketchy_fg`` with these flags."""
-    values = dict(data_dir=DATA_DIR, config=PRESET, weights=WEIGHTS, steps=STEPS, image_size=IMAGE_SIZE, **flags)
+    values = dict(data_dir=DATA_DIR, config=PRESET, weights=WEIGHTS, steps=STEPS, image_size=IMAGE_SIZE)
+    values.update(flags)
     argv = [item for key, value in values.items() if value is not None for item in (f"--{key}", str(value))]
     args = fg_common.build_parser("notebook", "").parse_args(argv + ["--set", *EXTRA_SETS])
     return fg_common.validate_config(fg_common.config_from_args(args, dataset="sketchy"))
@@ -137,7 +147,9 @@ sharings = TABLE4_SHARING or (["heterogeneous"] if SMOKE else ["siamese", "hybri
 settings = [(v, None) for v in variants] + [("vgg16", s) for s in sharings]
 runs = {}
 for variant, sharing in settings:
-    cfg = make_config(variant=variant, sharing=sharing)
+    # GoogLeNet has no built-in pretrained weights (the named sources are VGG16's): random unless WEIGHTS is a file
+    googlenet_random = fg_presets.VARIANTS[variant][0] == "googlenet" and (WEIGHTS or "none") in fg_common.WEIGHT_NAMES
+    cfg = make_config(variant=variant, sharing=sharing, **({"weights": "none"} if googlenet_random else {}))
     key = (cfg.variant, cfg.model.sharing)
     if key not in runs:
         runs[key] = OUT / f"{cfg.variant}-{cfg.model.sharing}"
@@ -182,8 +194,9 @@ def zs_notebook():
                      '(synthetic)\n'
                      'SEEDS = [0]          # several seeds -> mean ± std (report.aggregate_runs)\n'
                      'SEMANTICS = None     # Table 3 rows; None = ["glove", "path"] if SMOKE else all eight\n'
-                     'ABLATIONS = None     # Table 4 rows; None = ["adv_no_wasserstein", "wasserstein"] if SMOKE '
-                     'else all\n'),
+                     'ABLATIONS = None     # Table 4 rows other than "full"; None = ["adv_no_wasserstein", '
+                     '"wasserstein"] if SMOKE else the other six\n',
+                     backbones.KNOWN_WEIGHTS),
              tags=["parameters"]),
         md("## Configuration\nConfigs come from the command line's own parser (`zs_common.build_parser` + "
            "`config_from_args`). VGG16 features are extracted once per dataset and cached; every later run reuses "
@@ -222,12 +235,14 @@ print(f"preset {PRESET}, seeds {SEEDS}, runs in {OUT}")
 main = {"sketchy": setting("sketchy")}
 if TUBERLIN_DIR is not None or not SMOKE:
     main["tuberlin"] = setting("tuberlin")
+# Tables 1-2 "Softmax (Baseline)": nearest neighbour on the raw VGG16 features (no training)
+raw_runs = {dataset: setting(dataset, ablation=zs_presets.RAW_FEATURES) for dataset in main}
 semantic_runs = {spec: setting("sketchy", semantics=spec)
                  for spec in (SEMANTICS or (["glove", "path"] if SMOKE else list(zs_common.SEMANTICS_EXAMPLES)))}
 ablation_runs = {name: setting("sketchy", ablation=name)
                  for name in (ABLATIONS or (["adv_no_wasserstein", "wasserstein"] if SMOKE else
-                              [a for a in zs_presets.ABLATIONS if a != "full"]))}
-run_dirs = list(main.values()) + list(semantic_runs.values()) + list(ablation_runs.values())
+                              [row for row in zs_presets.TABLE4_ROWS if row != "full"]))}
+run_dirs = [*main.values(), *raw_runs.values(), *semantic_runs.values(), *ablation_runs.values()]
 '''),
         md("## Tables 1-2 — WAD-CMSN and the raw-feature baseline against published competitors"),
         code('''\

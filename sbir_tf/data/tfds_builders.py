@@ -2,7 +2,8 @@
 
 Builders (manual download; the archives cannot be fetched automatically):
 
-* ``sketchy``            Sketchy (Sangkloy et al. 2016)
+* ``sketchy``            Sketchy (Sangkloy et al. 2016), one config per sketch rendering (``tx_*`` folder:
+  ``sketchy/tx_000000000000``, the default, ``sketchy/tx_000100000000``, ...), photos ``tx_000000000000``
 * ``sketchy_extended``   Sketchy + the extra ImageNet photos of Liu et al. (2017)
 * ``tuberlin_extended``  TU-Berlin sketches (Eitz et al. 2012) + photos of Zhang et al. (2016)
 * ``qmul_v1``            QMUL Shoe-V1 / Chair-V1 / Handbag-V1 (configs ``shoes``, ``chairs``, ``handbags``)
@@ -12,7 +13,8 @@ invalid files are skipped exactly as when training from raw folders) and writes 
 ``photo``. Every example holds the image as its original encoded bytes (array-backed sets are PNG-encoded), the
 integer ``label`` (index in the sorted class list), ``class_name``, ``instance_id``, ``domain``, ``fg_test``
 (the instance is in the dataset's fine-grained test list) and ``source`` (the original file or ``<file>#<row>``).
-The class list, the reader's notes and the test instances are kept in the dataset metadata.
+The class list, the reader's notes (for Sketchy: ``sketch_rendering`` and ``photo_rendering``, the ``tx_*`` folders
+the records were read from) and the test instances are kept in the dataset metadata.
 
 Usage::
 
@@ -37,6 +39,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from sbir_tf.data.records import PHOTO, SKETCH, DataError, DatasetIndex, Record, array_ref
+from sbir_tf.data.sketchy import DEFAULT_RENDERING, SKETCH_RENDERINGS
 
 SPLITS = (SKETCH, PHOTO)
 VERSION = tfds.core.Version("1.0.0")
@@ -157,9 +160,20 @@ def _jsonable(value):
 
 
 class Sketchy(_SbirBuilder):
-    """Sketchy database: 125 classes, 12,500 photos, 75,471 sketches (default rendering ``tx_000000000000``)."""
+    """Sketchy database: 125 classes, 12,500 photos, 75,471 sketches of each rendering.
+
+    Configs: one per sketch rendering (:data:`~sbir_tf.data.sketchy.SKETCH_RENDERINGS`), named after its ``tx_*``
+    folder; ``sketchy`` alone is ``sketchy/tx_000000000000``. Pang et al. 2017 train on ``sketchy/tx_000100000000``
+    ("the uniformly scaled and centred version of sketches"). The photos are ``tx_000000000000`` in every config.
+    """
 
     DATASET_NAME = "sketchy"
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {**_SbirBuilder.RELEASE_NOTES,
+                     "1.1.0": "One config per sketch rendering (tx_* folder); photos tx_000000000000."}
+    BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=name, description=f"sketches {name}: {text}")
+                       for name, text in SKETCH_RENDERINGS.items()]
+    DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_RENDERING
     DESCRIPTION = "The Sketchy Database (Sangkloy, Burnell, Ham, Hays, SIGGRAPH 2016): sketch-photo pairs."
     HOMEPAGE = "https://sketchy.eye.gatech.edu/"
     CITATION = ("@article{sangkloy2016sketchy, title={The Sketchy Database: Learning to Retrieve Badly Drawn "
@@ -174,8 +188,12 @@ class Sketchy(_SbirBuilder):
       <manual_dir>/256x256/sketch/tx_000000000000/<class>/<photo_id>-<k>.png
       <manual_dir>/256x256/photo/tx_000000000000/<class>/<photo_id>.jpg
       <manual_dir>/info/testset.txt
-    (`rendered_256x256/256x256/...` is accepted too). 7z archives are not extracted automatically.
+    (`rendered_256x256/256x256/...` is accepted too). 7z archives are not extracted automatically. The config
+    names the sketch folder read: `sketchy/tx_000100000000` reads <manual_dir>/256x256/sketch/tx_000100000000/.
     """
+
+    def _reader_kwargs(self) -> dict:
+        return {"rendering": self.builder_config.name, "photo_rendering": DEFAULT_RENDERING}
 
 
 class SketchyExtended(_SbirBuilder):
@@ -295,8 +313,12 @@ def load_prepared(name: str, data_dir: str | os.PathLike | None = None) -> Datas
 
     builder = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
     if not builder.is_prepared():
-        raise DataError(f"TFDS dataset {name!r} is not prepared in {builder.data_dir}; run "
-                        f"tfds.builder({name!r}, data_dir=...).download_and_prepare(...) first")
+        root = Path(builder.data_dir_root)
+        found = sorted(str(p.parent.relative_to(root))
+                       for p in (root / name.split("/")[0]).glob("**/dataset_info.json"))
+        raise DataError(f"TFDS dataset {builder.info.full_name!r} is not prepared in {root} (prepared there: "
+                        f"{', '.join(found) or 'none'}); run python -m sbir_tf.data.prepare (or "
+                        f"tfds.builder({name!r}, data_dir=...).download_and_prepare(...)) first")
     arrays: dict[str, np.ndarray] = {}
     lists: dict[str, list[Record]] = {}
     for split in SPLITS:

@@ -28,7 +28,9 @@ Two settings differ between the presets on purpose:
     ``paper``: sketches ``tx_000100000000``, "the uniformly scaled and centred version of sketches" (Sec. 4), and
     whole photos ``tx_000000000000`` (the paper names no photo rendering; its photos keep "other objects and
     cluttered background", Sec. 4). ``cpu`` and ``smoke``: ``tx_000000000000`` for both, the only rendering in
-    ``shared/data/sketchy_mini``, the prepared TFDS records and the synthetic set.
+    ``shared/data/sketchy_mini`` and the synthetic set. Prepared TFDS records hold one sketch rendering each
+    (``python -m sbir_tf.data.prepare --sketch_rendering tx_000100000000`` for the ``paper`` preset) and photos
+    ``tx_000000000000``.
 """
 from __future__ import annotations
 

@@ -75,8 +75,24 @@ def run_zero_shot_seeds(configs: Sequence, output_dir: str | Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------- tables
 def load_records(run_dirs: Sequence[str | Path]) -> list[report.Record]:
-    """The report's view of the given run folders (those without ``metrics.json`` are skipped)."""
-    return [report.load_record(d) for d in run_dirs if (Path(d) / "metrics.json").is_file()]
+    """The report's view of the given run folders: a folder with ``metrics.json`` is one record; any other folder
+    gives every record below it (``report.find_records``), such as the finished ``seed<k>/`` runs of a setting that
+    the campaign scripts write (``runs/zs_sketchy_mini_<weights>/<setting>/seed<k>/``, grouped over seeds by the
+    report) or a whole campaign folder. Folders without a finished run are named and skipped."""
+    records: list[report.Record] = []
+    for folder in map(Path, run_dirs):
+        if (folder / "metrics.json").is_file():
+            records.append(report.load_record(folder))
+            continue
+        found, warnings = report.find_records(folder)
+        for warning in warnings:
+            print(f"[notebook] skipped: {warning}")
+        if not found:
+            print(f"[notebook] {folder}: no finished run (no metrics.json below it)")
+        for record in found:
+            record.name = f"{folder.name}/{record.name}"
+        records += found
+    return records
 
 
 def paper_table_markdown(paper: str, table: str, run_dirs: Sequence[str | Path]) -> str:
@@ -142,9 +158,15 @@ def architecture_markdown(rows: Sequence[dict]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- figures
+def _seed_number(folder: Path) -> tuple:
+    digits = folder.name[len("seed"):]
+    return (0, int(digits), "") if digits.isdigit() else (1, 0, digits)
+
+
 def figure_path(run_dir: str | Path, name: str) -> Path | None:
     """The PNG a run wrote: ``name`` is a file in ``run_dir/figures`` (``retrieval_grid.png``) or a key of the
-    ``figures`` dict in its ``metrics.json`` (``retrieval_grid``); None when there is none."""
+    ``figures`` dict in its ``metrics.json`` (``retrieval_grid``); for a setting folder of seed runs without an
+    aggregate (``<setting>/seed<k>/``), the lowest seed's figure. None when there is none."""
     run_dir = Path(run_dir)
     direct = run_dir / "figures" / name
     if direct.is_file():
@@ -155,6 +177,11 @@ def figure_path(run_dir: str | Path, name: str) -> Path | None:
         for candidate in (run_dir / "figures" / Path(figures[name]).name, Path(figures[name])):
             if candidate.is_file():
                 return candidate
+    if not metrics_path.is_file():
+        for seed_dir in sorted((d for d in run_dir.glob("seed*") if d.is_dir()), key=_seed_number):
+            found = figure_path(seed_dir, name)
+            if found is not None:
+                return found
     return None
 
 

@@ -11,15 +11,17 @@ A *record* is a folder holding ``metrics.json`` (plus ``config.json``, ``environ
 * fine-grained (``fg_common.run_experiment``): ``acc@K``, ``chance``, ``variant``, ``sharing``, ``schedule``,
   ``dataset``, ``image_size``, ``weights``, ``steps``, ``seed``, ...
 * zero-shot (``zs_common.run``): ``wadcmsn`` / ``baseline_raw_features`` score dicts (``mAP@all``, ``P@100``,
-  ``mAP@200``, ``P@200``), ``split``, ``semantics``, ``ablation``, ``features``, ``seed``, ...
+  ``mAP@200``, ``P@200``), ``split``, ``semantics`` (the requested spec), ``side_information`` (the text model
+  requested and used: a run whose word2vec was substituted by GloVe is labelled, matched and flagged by the side
+  information it used, :func:`semantics_used`), ``ablation``, ``features``, ``seed``, ...
 * multi-seed zero-shot (:func:`aggregate_runs`), schema::
 
       {"task": "zero_shot", "aggregate": {"seeds": [0, 1, 2], "n": 3, "std_ddof": 1,
                                           "mean": {"mAP@all": ..}, "std": {"mAP@all": ..},
                                           "baseline_raw_features": {"mean": {..}, "std": {..}}},
        "runs": [{"seed": 0, "source": "runs/zs_s0", "wadcmsn": {..}, "baseline_raw_features": {..}}, ...],
-       "dataset": .., "data": .., "split": .., "semantics": .., "ablation": .., "config": .., "features": ..,
-       "steps": ..}
+       "dataset": .., "data": .., "split": .., "semantics": .., "side_information": .., "ablation": ..,
+       "config": .., "features": .., "steps": ..}
 
   Seed runs nested inside an aggregate's folder or named in its ``runs`` are not read again on their own.
 
@@ -207,6 +209,36 @@ def small_data(record: Record) -> str | None:
     return "synthetic data" if "synthetic" in text else "mini subset" if "mini" in text else None
 
 
+TEXT_TOKENS = ("w2v", "word2vec", "glove")
+
+
+def _text_model(vectors_name: str) -> str:
+    """The ``--semantics`` token of a word-vector set's name (``glove-6b-50d`` -> ``glove``,
+    ``word2vec-google-news-300`` -> ``w2v``); the name itself when it is neither."""
+    name = vectors_name.lower()
+    return "glove" if "glove" in name else "w2v" if "word2vec" in name or "w2v" in name else vectors_name
+
+
+def semantics_used(metrics: dict) -> tuple[str, str | None]:
+    """``(spec, substitution)``: the side information a zero-shot run actually used and, when its text model was
+    substituted (``side_information.text_substituted`` in ``metrics.json``, written by ``zs_common.run``: word2vec
+    asked for, GloVe used), a note saying so; ``(requested spec, None)`` otherwise.
+
+    ``{"semantics": "w2v+jcn", "side_information": {"text_requested": "word2vec", "text_used": "glove-6b-50d",
+    "text_substituted": true}}`` -> ``("glove+jcn", "substituted: w2v+jcn requested, glove-6b-50d used for
+    word2vec")``.
+    """
+    requested = str(metrics.get("semantics", "?"))
+    sources = metrics.get("side_information") or {}
+    if not sources.get("text_substituted"):
+        return requested, None
+    vectors = str(sources.get("text_used") or "unknown vectors")
+    tokens = [t.strip() for t in requested.split("+")]
+    used = "+".join(_text_model(vectors) if t.lower() in TEXT_TOKENS else t for t in tokens)
+    return used, (f"substituted: {requested} requested, {vectors} used for "
+                  f"{sources.get('text_requested') or 'the text model'}")
+
+
 def _fg_setting(m: dict) -> dict:
     dataset = str(m.get("dataset", "?"))
     if m.get("category") and dataset.startswith("qmul"):
@@ -221,7 +253,9 @@ def _zs_setting(m: dict) -> dict:
     data, split, features = m.get("data") or {}, m.get("split") or {}, m.get("features") or {}
     raw = _ablation(m.get("ablation")) == "raw_features"
     source = data.get("source")
-    return {"model": str(m.get("ablation", "?")) + ("" if raw else f", {m.get('semantics', '?')}"),
+    used, substitution = semantics_used(m)
+    semantics = used + (f" ({substitution})" if substitution else "")
+    return {"model": str(m.get("ablation", "?")) + ("" if raw else f", {semantics}"),
             "dataset": str(m.get("dataset", "?")) + (f" [{source}]" if source else ""),
             "split": (f"{split.get('name', '?')} ({split.get('num_seen', '?')} seen / "
                       f"{split.get('num_test', split.get('num_unseen', '?'))} test classes)"),
@@ -326,6 +360,12 @@ def _ablation(name) -> str:
         return str(name)
 
 
+def _measured(metrics: dict, key: str):
+    """A record's value of a ``match``/``setting`` key; for ``semantics`` the side information actually used
+    (:func:`semantics_used`), so a substituted run never sits beside a row of the text model it asked for."""
+    return semantics_used(metrics)[0] if key == "semantics" else metrics.get(key)
+
+
 def _canonical(key: str, value) -> object:
     if key == "ablation":
         return _ablation(value)
@@ -345,19 +385,24 @@ def matches(entry: P.PaperNumber, record: Record) -> bool:
     m = record.metrics
     return (bool(entry.match) and family(record) == PAPER_KIND[entry.paper]
             and _dataset_family(str(m.get("dataset", ""))) == _dataset_family(entry.dataset)
-            and all(_canonical(k, m.get(k)) == _canonical(k, v) for k, v in entry.match.items()))
+            and all(_canonical(k, _measured(m, k)) == _canonical(k, v) for k, v in entry.match.items()))
 
 
 def setting_gaps(group: Group, entry: P.PaperNumber | None = None) -> list[str]:
-    """How a group's setting differs from the paper's: not the ``paper`` preset, synthetic or mini data, and any
-    key of ``entry.setting`` (e.g. other side information than the paper's)."""
+    """How a group's setting differs from the paper's: not the ``paper`` preset, synthetic or mini data, a
+    substituted text model (:func:`semantics_used`) and any key of ``entry.setting`` (e.g. other side information
+    than the paper's, compared with the side information actually used)."""
     m = group.record.metrics
     preset = identity(group.record)["preset"]
     gaps = [] if preset == "paper" else [f"preset {preset}"]
     gaps += [s for s in [small_data(group.record)] if s]
+    uses_semantics = family(group.record) == "zero_shot" and _ablation(m.get("ablation")) != "raw_features"
+    substitution = semantics_used(m)[1] if uses_semantics else None
+    if substitution:
+        gaps.append(f"text model {substitution}")
     for key, want in (entry.setting if entry else {}).items():
-        if _canonical(key, m.get(key)) != _canonical(key, want):
-            gaps.append(f"{key} {m.get(key)} (paper: {want})")
+        if _canonical(key, _measured(m, key)) != _canonical(key, want):
+            gaps.append(f"{key} {_measured(m, key)} (paper: {want})")
     return gaps
 
 
@@ -543,6 +588,10 @@ def aggregate_runs(run_dirs: Sequence[str | Path], out_dir: str | Path) -> dict:
                                  f"{first.get(key)!r}; only the seed may differ between aggregated runs")
         if (r.metrics.get("split") or {}).get("name") != (first.get("split") or {}).get("name"):
             raise ValueError(f"{r.path} uses another split than {runs[0].path}")
+        if semantics_used(r.metrics) != semantics_used(first):
+            raise ValueError(f"{r.path} used other side information than {runs[0].path}: "
+                             f"{semantics_used(r.metrics)} vs {semantics_used(first)}; only the seed may differ "
+                             f"between aggregated runs")
     seeds = [r.metrics.get("seed") for r in runs]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"duplicate seeds {seeds}: each aggregated run must use its own seed")
@@ -555,8 +604,9 @@ def aggregate_runs(run_dirs: Sequence[str | Path], out_dir: str | Path) -> dict:
         if all("baseline_raw_features" in r.metrics for r in runs) else ({}, {})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    record = {key: first.get(key) for key in ("dataset", "data", "split", "semantics", "ablation", "config",
-                                              "features", "steps", "num_queries", "num_gallery")}
+    record = {key: first.get(key) for key in ("dataset", "data", "split", "semantics", "side_information",
+                                              "ablation", "config", "features", "steps", "num_queries",
+                                              "num_gallery")}
     record.update({
         "task": "zero_shot",
         "aggregate": {"seeds": seeds, "n": len(runs), "std_ddof": 1, "scores": main_key, "mean": mean, "std": std,

@@ -1,7 +1,7 @@
 """Zero-shot SBIR on Sketchy (Extended) with WAD-CMSN (Xu, Hu, Cai 2022).
 
     python -m sbir_tf.experiments.sketchy_zs                      # offline: synthetic set, cpu preset, ~2 min
-    python -m sbir_tf.experiments.sketchy_zs --data_dir /path/to/sketchy --split sempcyc25 --weights hed \\
+    python -m sbir_tf.experiments.sketchy_zs --data_dir /path/to/sketchy --split sempcyc25 --weights imagenet \\
         --ablation full --seed 0 --output_dir runs/sketchy_full_s0
     python -m sbir_tf.experiments.sketchy_zs --prepared_dir /path/to/tfds --split sempcyc25   # prepared records
 

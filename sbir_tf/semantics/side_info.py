@@ -62,7 +62,8 @@ SEMANTIC_NORMALIZATIONS = ("none", "l2", "center_l2")
 
 
 def normalize_semantics(matrix: np.ndarray, seen_rows: Sequence[int], mode: str) -> np.ndarray:
-    """Scale the class semantic vectors s that the WAD-CMSN generators are matched against (Eq. 8 targets).
+    """Scale the class semantic vectors s^tr of WAD-CMSN (Xu et al.): the "real" samples of the semantic critic
+    (Eq. 2), the targets of the semantic cycle (second terms of Eqs. 5-6) and the input of F_sk, F_im (Eqs. 3-4, 8).
 
     ``"none"``: the auto-encoder's codes as they are. ``"l2"``: each class vector divided by its l2 norm.
     ``"center_l2"`` (the zero-shot jobs' default): the mean of the *seen* classes' vectors subtracted first, then l2

@@ -22,11 +22,13 @@ def _image(rng, size, mode):
 
 
 def make_tiny_sketchy(root, classes=("cat", "dog"), photos_per_class=3, sketches_per_photo=2,
-                      sketched_per_class=None, size=32, testset=True, seed=0) -> Path:
+                      sketched_per_class=None, size=32, testset=True, seed=0, extra_sketch_renderings=()) -> Path:
     """A Sketchy-layout folder: ``root/256x256/{photo,sketch}/tx_000000000000/<class>/`` plus ``root/info/testset.txt``.
 
     Photo ids are ``n0000000<c>_<k>`` (class index c, photo k from 1); the first ``sketched_per_class`` photos
     (default: all) get ``sketches_per_photo`` sketches each; the testset lists the first sketched photo per class.
+    ``extra_sketch_renderings``: more sketch ``tx_*`` folders holding every sketch mirrored left-right (same file
+    names, other pixels).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -42,7 +44,12 @@ def make_tiny_sketchy(root, classes=("cat", "dog"), photos_per_class=3, sketches
             _image(rng, size, "photo").save(pdir / f"{pid}.jpg", quality=90)
             if k <= sketched_per_class:
                 for j in range(1, sketches_per_photo + 1):
-                    _image(rng, size, "sketch").save(sdir / f"{pid}-{j}.png")
+                    sketch = _image(rng, size, "sketch")
+                    sketch.save(sdir / f"{pid}-{j}.png")
+                    for rendering in extra_sketch_renderings:
+                        other = root / "256x256" / "sketch" / rendering / cls
+                        other.mkdir(parents=True, exist_ok=True)
+                        sketch.transpose(Image.FLIP_LEFT_RIGHT).save(other / f"{pid}-{j}.png")
                 if k == 1:
                     lines.append(f"{cls}/{pid}.jpg")
     if testset:

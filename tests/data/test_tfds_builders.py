@@ -98,6 +98,33 @@ def test_sketchy_builder_roundtrip_and_pipeline(tmp_path):
     assert batch["sketch"].shape == (4, 16, 16, 3)
 
 
+def test_sketchy_builder_has_one_config_per_sketch_rendering(tmp_path):
+    """``sketchy/tx_000100000000`` reads that sketch folder (photos stay tx_000000000000) and records it; a config
+    whose folder is missing from the manual folder fails naming the folders that exist."""
+    from sbir_tf.data.records import DataError
+    from sbir_tf.data.sketchy import SKETCH_RENDERINGS
+    from tests.data.helpers import make_tiny_sketchy
+
+    assert [c.name for c in Sketchy.BUILDER_CONFIGS] == list(SKETCH_RENDERINGS)
+    assert tfds.builder("sketchy", data_dir=str(tmp_path)).builder_config.name == "tx_000000000000"
+    manual = make_tiny_sketchy(tmp_path / "manual", extra_sketch_renderings=("tx_000100000000",))
+    builder = _prepare(Sketchy, manual, tmp_path / "tfds", config="tx_000100000000")
+    assert builder.info.full_name.startswith("sketchy/tx_000100000000/")
+    assert builder.info.metadata["notes"]["sketch_rendering"] == "tx_000100000000"
+    examples = list(builder.as_dataset(split="sketch", decoders={"image": tfds.decode.SkipDecoding()})
+                    .as_numpy_iterator())
+    assert len(examples) == 12 and all(b"/sketch/tx_000100000000/" in ex["source"] for ex in examples)
+    for ex in examples[:3]:  # the stored bytes are the centred rendering's file, not the default one's
+        assert ex["image"] == open(ex["source"].decode(), "rb").read()
+        assert ex["image"] != open(ex["source"].decode().replace("tx_000100000000", "tx_000000000000"), "rb").read()
+    photos = builder.as_dataset(split="photo").as_numpy_iterator()
+    assert all(b"/photo/tx_000000000000/" in ex["source"] for ex in photos)
+    prepared = load_prepared("sketchy/tx_000100000000", tmp_path / "tfds")
+    _check_same_as_reader(prepared, read_dataset("sketchy", manual, rendering="tx_000100000000"))
+    with pytest.raises(DataError, match="tx_000000000110.*not found"):
+        _prepare(Sketchy, manual, tmp_path / "tfds", config="tx_000000000110")
+
+
 def test_sketchy_extended_builder(tmp_path):
     manual = _tiny_sketchy(tmp_path / "manual")
     extra = manual / "EXTEND_image_sketchy" / "cat"

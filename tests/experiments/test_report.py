@@ -206,6 +206,56 @@ def test_zero_shot_runs_aggregates_and_settings_beside_wadcmsn_tables(tmp_path):
     assert "glove/s0" not in text  # seeds of an aggregate are read through it
 
 
+SUBSTITUTED = {"text_requested": "word2vec", "text_used": "glove-6b-50d", "text_origin": "glove_6b_50d_classes.json.gz",
+               "text_substituted": True, "text_note": "300-d word2vec is not available offline"}
+
+
+def test_semantics_used_on_hand_records():
+    assert report.semantics_used({"semantics": "w2v+jcn", "side_information": SUBSTITUTED}) == (
+        "glove+jcn", "substituted: w2v+jcn requested, glove-6b-50d used for word2vec")
+    assert report.semantics_used({"semantics": "path+word2vec", "side_information": SUBSTITUTED})[0] == "path+glove"
+    kept = {**SUBSTITUTED, "text_used": "word2vec-google-news-300", "text_substituted": False}
+    assert report.semantics_used({"semantics": "w2v+jcn", "side_information": kept}) == ("w2v+jcn", None)
+    assert report.semantics_used({"semantics": "glove"}) == ("glove", None)  # records without side_information
+
+
+def test_substituted_word2vec_run_is_shown_with_the_glove_it_used(tmp_path):
+    """A run asking for w2v+jcn whose word2vec was replaced by GloVe is labelled glove+jcn, marked as substituted,
+    sits beside Table 3's Glove + Jiang-Conrath row (not the Word2vec one) and is never the paper's setting."""
+    real = dict(data={"source": "sketchy_extended", "root": "/d/sketchy"}, config="paper", steps=20000,
+                split={"name": "sempcyc21", "num_seen": 104, "num_test": 21},
+                features={"weights": "imagenet", "image_size": 224})
+    write_record(tmp_path / "zs_sub", zs_metrics(mAP=0.3, semantics="w2v+jcn", side_information=SUBSTITUTED, **real),
+                 config=zs_config())
+    genuine = {**SUBSTITUTED, "text_used": "word2vec-google-news-300", "text_substituted": False}
+    write_record(tmp_path / "zs_w2v", zs_metrics(mAP=0.4, semantics="w2v+jcn", side_information=genuine, **real),
+                 config=zs_config(lr=2e-3))
+    text = report.build_report(tmp_path)
+
+    note = "substituted: w2v+jcn requested, glove-6b-50d used for word2vec"
+    t3 = table_rows(text, "Xu et al. — Table 3, Sketchy (Extended)")
+    assert [(r["Our records"], r["Model"], r["Paper setting?"]) for r in rows_for(t3, "Word2vec + Jiang-Conrath")] == [
+        ("`zs_w2v`", "full, w2v+jcn", "yes")]
+    assert [(r["Our records"], r["Ours mAP@all"], r["Model"], r["Paper setting?"])
+            for r in rows_for(t3, "Glove + Jiang-Conrath")] == [
+        ("`zs_sub`", "0.300 (n=1)", f"full, glove+jcn ({note})", f"no: text model {note}")]
+    t1 = {r["Our records"]: r for r in rows_for(table_rows(text, "Xu et al. — Table 1, Sketchy (Extended)"), "ours")}
+    assert t1["`zs_w2v`"]["Paper setting?"] == "yes"
+    assert t1["`zs_sub`"]["Paper setting?"] == f"no: text model {note}; semantics glove+jcn (paper: w2v+jcn)"
+
+
+def test_aggregate_keeps_side_information_and_rejects_mixed_substitution(tmp_path):
+    a = write_record(tmp_path / "a", zs_metrics(seed=0, semantics="w2v", side_information=SUBSTITUTED))
+    b = write_record(tmp_path / "b", zs_metrics(seed=1, semantics="w2v", side_information=SUBSTITUTED))
+    c = write_record(tmp_path / "c", zs_metrics(seed=2, semantics="w2v",
+                                                side_information={**SUBSTITUTED, "text_substituted": False,
+                                                                  "text_used": "word2vec-google-news-300"}))
+    rec = report.aggregate_runs([a, b], tmp_path / "agg")
+    assert report.semantics_used(rec)[0] == "glove"
+    with pytest.raises(ValueError, match="other side information"):
+        report.aggregate_runs([a, c], tmp_path / "agg2")
+
+
 def test_a_repeated_seed_is_counted_once_and_reported(tmp_path):
     write_record(tmp_path / "a", zs_metrics(seed=0, mAP=0.2))
     write_record(tmp_path / "b", zs_metrics(seed=0, mAP=0.2))
@@ -324,6 +374,72 @@ def test_make_notebooks_regenerates_the_committed_files(tmp_path):
     written = mod.write_all(tmp_path)
     for path in written:
         assert path.read_text() == (REPO / "notebooks" / path.name).read_text(), f"{path.name} is stale"
+
+
+def _notebook_cell(name: str, starts_with: str) -> str:
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and c.source.startswith(starts_with))
+
+
+@pytest.mark.parametrize("smoke, ablations", [
+    (False, ["adv_no_wasserstein", "adv_no_wasserstein+identity", "wasserstein", "wasserstein+cycle",
+             "wasserstein+cls", "wasserstein+identity"]),
+    (True, ["adv_no_wasserstein", "wasserstein"]),
+])
+def test_zero_shot_notebook_runs_the_table4_rows_and_the_raw_feature_baseline(smoke, ablations):
+    """The notebook's training cell, run with a recording ``setting``: Table 4's rows (none of the extras) and the
+    raw-feature baseline of Table 1 for every dataset it trains on."""
+    from sbir_tf.experiments import zs_common, zs_presets
+
+    calls = []
+
+    def setting(dataset, ablation="full", semantics=None):
+        calls.append((dataset, ablation, semantics))
+        return Path(f"{dataset}_{ablation}_{semantics}")
+
+    cell = _notebook_cell("zs_sbir_wadcmsn.ipynb", 'main = {"sketchy"')
+    exec(cell, {"SMOKE": smoke, "TUBERLIN_DIR": None, "SEMANTICS": ["glove"], "ABLATIONS": None,
+                "setting": setting, "zs_presets": zs_presets, "zs_common": zs_common})
+    trained = [a for d, a, s in calls if d == "sketchy" and s is None and a != "full"]
+    assert trained == [zs_presets.RAW_FEATURES, *ablations]
+    datasets = ["sketchy"] if smoke else ["sketchy", "tuberlin"]
+    assert [d for d, a, _ in calls if a == zs_presets.RAW_FEATURES] == datasets
+
+
+@pytest.mark.parametrize("name, extra", [("fg_sbir_pang2017.ipynb", ("none",)), ("zs_sbir_wadcmsn.ipynb", ())])
+def test_notebook_weights_parameter_lists_the_known_weights(name, extra):
+    from sbir_tf.models.backbones import KNOWN_WEIGHTS
+
+    params = _notebook_cell(name, "SMOKE = True")
+    line = next(line for line in params.splitlines() if line.startswith("WEIGHTS = None"))
+    listed = line.split("#", 1)[1].split("| path")[0]
+    assert [w.strip().strip('"') for w in listed.split("|")] == [*KNOWN_WEIGHTS, *extra]
+
+
+def test_notebook_helpers_read_the_seed_folders_the_campaign_scripts_write(tmp_path, capsys):
+    """``runs/zs_sketchy_mini_<weights>/<setting>/seed<k>/`` (zs_sketchy_mini.sh) without an aggregate: the seeds
+    are read and grouped, an unfinished seed is left out, the figure comes from the lowest seed."""
+    from sbir_tf.experiments import notebook_helpers as nh
+
+    campaign = tmp_path / "runs" / "zs_sketchy_mini_imagenet-offline"
+    setting_dir = campaign / "wasserstein+cls"
+    for seed, mAP in ((1, 0.3), (0, 0.1)):
+        write_record(setting_dir / f"seed{seed}", zs_metrics(seed=seed, mAP=mAP, ablation="wasserstein+cls"),
+                     config=zs_config(seed))
+    (setting_dir / "seed2").mkdir()  # still training: no metrics.json yet
+    (setting_dir / "seed2" / "config.json").write_text(json.dumps(zs_config(2)))
+    write_record(campaign / "full_glove" / "seed0", zs_metrics(semantics="glove"), config=zs_config())
+    (tmp_path / "empty").mkdir()
+
+    rows = table_rows(nh.paper_table_markdown("wadcmsn2022", "Table 4", [setting_dir, tmp_path / "empty"]),
+                      "Table 4, Sketchy (Extended)")
+    cls = rows_for(rows, "Baseline+classification loss")
+    assert [(r["Ours mAP@all"], r["Seeds"], r["Our records"]) for r in cls] == [
+        ("0.200 ± 0.141 (n=2)", "0,1", "`wasserstein+cls/seed0`, `wasserstein+cls/seed1`")]
+    assert "empty: no finished run" in capsys.readouterr().out
+    assert "`zs_sketchy_mini_imagenet-offline/full_glove/seed0`" in nh.records_markdown([campaign], "zero_shot")
+    assert nh.figure_path(setting_dir, "retrieval_grid.png") == setting_dir / "seed0" / "figures" / "retrieval_grid.png"
 
 
 def test_decoder_architecture_reads_table1_off_the_built_decoder():
