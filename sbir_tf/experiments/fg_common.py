@@ -64,6 +64,9 @@ def build_parser(prog: str, description: str, *, qmul: bool = False) -> argparse
                    help="siamese | heterogeneous | hybrid (tied at the embedding layer only) | hybrid_fc (Table 4)")
     p.add_argument("--schedule", default=None,
                    help="text | printed (two readings of the paper's two stages) | joint (all parameters together)")
+    p.add_argument("--frozen_blocks", type=int, default=None,
+                   help="model.frozen_blocks: 0 trains every layer (the paper); k in 1..5 keeps VGG16 conv blocks "
+                        "1..k at their initial weights (cheaper CPU runs)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--image_size", type=int, default=None)
     p.add_argument("--batch_size", type=int, default=None)
@@ -94,6 +97,8 @@ def config_from_args(args: argparse.Namespace, *, dataset: str) -> Config:
         cfg.model.weights = None if args.weights.lower() == "none" else args.weights
     if args.sharing is not None:
         cfg.model.sharing = args.sharing
+    if args.frozen_blocks is not None:
+        cfg.model.frozen_blocks = args.frozen_blocks
     if args.schedule is not None:
         cfg.train.schedule = args.schedule
     for flag, key in (("steps", "train.steps"), ("image_size", "data.image_size"),
@@ -121,7 +126,7 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
     every query's photo is in the gallery.
     """
     from sbir_tf.models import backbones
-    from sbir_tf.models.fg import BACKBONES, POOLING, SHARING
+    from sbir_tf.models.fg import BACKBONES, POOLING, SHARING, check_frozen_blocks
 
     m, t, d, e, loss = cfg.model, cfg.train, cfg.data, cfg.eval, cfg.loss
     if cfg.variant not in fg_presets.VARIANTS:
@@ -144,14 +149,13 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
     if d.dataset in ("qmul_v1", "qmul_v2") and d.category not in QMUL_CATEGORIES:
         raise ValueError(f"unknown QMUL category {d.category!r}; choose one of {QMUL_CATEGORIES}")
     if d.get("prepared_dir"):
-        prepared_name(cfg)  # raises for datasets without a builder
+        prepared_name(cfg)  # raises for datasets without a builder or a sketch rendering without a config
         from sbir_tf.data.sketchy import DEFAULT_RENDERING
 
-        for key in ("sketch_rendering", "photo_rendering"):
-            if d.dataset == "sketchy" and d[key] != DEFAULT_RENDERING:
-                raise ValueError(f"data.{key}={d[key]!r}: the prepared Sketchy records hold the rendering "
-                                 f"{DEFAULT_RENDERING} only; read other renderings from the raw folder (--data_dir) "
-                                 f"or set --set data.{key}={DEFAULT_RENDERING}")
+        if d.dataset == "sketchy" and d.photo_rendering != DEFAULT_RENDERING:
+            raise ValueError(f"data.photo_rendering={d.photo_rendering!r}: prepared Sketchy records hold the photos "
+                             f"{DEFAULT_RENDERING} only; read other photo renderings from the raw folder (--data_dir) "
+                             f"or set --set data.photo_rendering={DEFAULT_RENDERING}")
     _check_int(t.steps, "train.steps", 1)
     _check_int(t.batch_size, "train.batch_size", 1)
     if t.batch_size % num_replicas:
@@ -183,6 +187,7 @@ def validate_config(cfg: Config, split=None, *, num_replicas: int = 1) -> Config
                          f"image size {size!r} must be a multiple of 16 and >= 32 (VGG16 pool5 is floor(S/32)^2)")
     if d.load_size is not None and int(d.load_size) < size:
         raise ValueError(f"data.load_size ({d.load_size}) must be >= data.image_size ({size})")
+    check_frozen_blocks(m.get("frozen_blocks", 0), m.backbone)
     _check_weights(m.weights, m.backbone, size, "model.weights")
     if m.get("sketch_weights") is not None:
         _check_weights(m.sketch_weights, m.backbone, size, "model.sketch_weights")
@@ -236,13 +241,49 @@ def _check_split(split) -> None:
 
 
 def prepared_name(cfg: Config) -> str:
-    """TFDS name of the configured dataset's prepared records: ``"sketchy"`` or ``"qmul_v1/<category>"``."""
+    """TFDS name of the configured dataset's prepared records: ``"sketchy/<data.sketch_rendering>"`` (one config
+    per sketch rendering, ``sbir_tf.data.tfds_builders.Sketchy``) or ``"qmul_v1/<category>"``."""
+    from sbir_tf.data.prepare import tfds_name
+
     name = cfg.data.dataset
     if name not in PREPARED_NAMES:
         raise ValueError(f"data.prepared_dir: dataset {name!r} has no TFDS builder; prepared records exist for "
                          f"{sorted(PREPARED_NAMES)}")
-    builder = PREPARED_NAMES[name]
-    return f"{builder}/{cfg.data.category}" if name == "qmul_v1" else builder
+    if name == "qmul_v1":
+        return tfds_name(PREPARED_NAMES[name], cfg.data.category)
+    try:
+        return tfds_name(PREPARED_NAMES[name], sketch_rendering=cfg.data.sketch_rendering)
+    except ValueError as err:
+        raise ValueError(f"data.sketch_rendering: {err}") from err
+
+
+def load_prepared_data(cfg: Config):
+    """The index of the prepared records ``prepared_name(cfg)`` in ``data.prepared_dir``. Records that are not there
+    raise ``DataError`` naming the ``python -m sbir_tf.data.prepare`` flags that make them; Sketchy records must hold
+    the configured sketch and photo renderings (their metadata names the ``tx_*`` folders they were read from)."""
+    from sbir_tf.data.prepare import prepare_command
+    from sbir_tf.data.records import DataError
+    from sbir_tf.data.tfds_builders import load_prepared
+
+    d = cfg.data
+    sketchy = d.dataset == "sketchy"
+    try:
+        index = load_prepared(prepared_name(cfg), d.prepared_dir)
+    except DataError as err:
+        command = prepare_command(PREPARED_NAMES[d.dataset], d.prepared_dir, category=d.get("category"),
+                                  sketch_rendering=d.sketch_rendering if sketchy else None)
+        wanted = (f"preset {cfg.preset!r} reads the sketches data.sketch_rendering={d.sketch_rendering!r}: "
+                  if sketchy else "")
+        raise DataError(f"{err}\n{wanted}prepare them with: {command} (or train from the raw folder with "
+                        f"--data_dir)") from err
+    if sketchy:
+        for key in ("sketch_rendering", "photo_rendering"):
+            held = index.notes.get(key)
+            if held != d[key]:
+                raise DataError(f"the prepared records {prepared_name(cfg)!r} in {d.prepared_dir} hold {key} "
+                                f"{held!r}, not data.{key}={d[key]!r}; prepare them again with "
+                                f"{prepare_command('sketchy', d.prepared_dir, sketch_rendering=d.sketch_rendering)}")
+    return index
 
 
 def load_data(cfg: Config):
@@ -252,9 +293,7 @@ def load_data(cfg: Config):
     from sbir_tf.data.splits import fine_grained_split
 
     if cfg.data.get("prepared_dir"):
-        from sbir_tf.data.tfds_builders import load_prepared
-
-        index = load_prepared(prepared_name(cfg), cfg.data.prepared_dir)
+        index = load_prepared_data(cfg)
         return index, fine_grained_split(index, seed=cfg.data.split_seed)
     name, root = cfg.data.dataset, cfg.data.root
     kwargs: dict[str, Any] = {}
@@ -415,6 +454,9 @@ def run_experiment(cfg: Config, output_dir: str | Path, *, resume: bool = False,
                  f"{len(split.query_sketches)} queries, gallery {len(split.gallery_photos)} photos")
             for stage in stages:
                 _say(f"[{name}] {stage.describe()}")
+            if model.config["frozen_blocks"]:
+                _say(f"[{name}] VGG16 conv blocks 1..{model.config['frozen_blocks']} frozen (not trained; the paper "
+                     f"trains every layer)")
             if start:
                 _say(f"[{name}] resuming from step {start} ({checkpointer.latest})")
 
@@ -491,6 +533,7 @@ def _metrics(cfg, index, split, result, classes, total, train_seconds, t_start, 
         "batch_size": cfg.train.batch_size,
         "variant": cfg.variant,
         "sharing": cfg.model.sharing,
+        "frozen_blocks": cfg.model.get("frozen_blocks", 0),
         "schedule": cfg.train.schedule,
         "decoder_distance": cfg.loss.decoder_distance,
         "sketch_rendering": cfg.data.sketch_rendering,
@@ -509,7 +552,8 @@ def results_table(metrics: dict) -> str:
     ks = sorted(int(k.split("@")[1]) for k in metrics if k.startswith("acc@"))
     lines = [f"Fine-grained SBIR — {metrics['dataset']} ({metrics['variant']}, {metrics['sharing']}, "
              f"schedule {metrics['schedule']}, {metrics['image_size']} px, weights {metrics['weights']}, "
-             f"{metrics['steps']} steps)",
+             + (f"VGG16 conv blocks 1..{metrics['frozen_blocks']} frozen, " if metrics.get("frozen_blocks") else "")
+             + f"{metrics['steps']} steps)",
              f"queries {metrics['queries']}, gallery {metrics['gallery_size']} photos",
              f"{'metric':<8} {'value':>8} {'chance':>8}"]
     for k in ks:

@@ -31,6 +31,10 @@ so at other sizes ``fc1`` starts from Glorot-uniform initialisation while ``fc2`
 still takes the pretrained weights. ``pooling="gap"`` global-average-pools pool5 first (fan-in 512 at every size,
 ``fc1`` always random). Sizes not divisible by 16 raise ``ValueError``. The decoder at other sizes:
 :func:`decoder_plan`.
+
+Frozen conv blocks (``frozen_blocks``, not in the paper, which trains every layer): a cheaper setting for CPU runs.
+``frozen_blocks=k`` keeps VGG16 conv blocks 1..k at their initial (e.g. ImageNet) weights
+(:func:`freeze_vgg16_blocks`); ``0``, the default of every preset, trains everything as the paper does.
 """
 from __future__ import annotations
 
@@ -65,7 +69,11 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "decoder_channels": (512, 512, 256, 128, 64, 32),  # Table 1: seed channels, then the five stride-2 deconvs
     "decoder_kernel": 4,            # Table 1: 4x4 transposed convolutions
     "googlenet_dropout": 0.4,       # Szegedy et al. 2015
+    "frozen_blocks": 0,             # not in the paper (it trains everything): VGG16 conv blocks 1..k not trained
 }
+
+#: Number of conv blocks of VGG16 (Simonyan & Zisserman 2015, configuration D): the largest ``frozen_blocks``.
+VGG16_BLOCKS = 5
 
 
 def default_model_config() -> dict[str, Any]:
@@ -130,9 +138,45 @@ def embedding_head(input_shape: Sequence[int], *, fc_dims: Sequence[int] = (4096
     return keras.Model(inputs, x, name=name)
 
 
+def check_frozen_blocks(frozen_blocks, backbone: str = "vgg16") -> int:
+    """Return ``frozen_blocks`` as an int if it is a valid ``model.frozen_blocks``, else raise ``ValueError``.
+
+    Valid: an integer ``0..VGG16_BLOCKS`` (5) with the VGG16 backbone; only ``0`` with GoogLeNet, whose inception
+    modules have no counterpart of VGG16's five conv blocks.
+    """
+    if isinstance(frozen_blocks, bool) or not isinstance(frozen_blocks, (int, np.integer)) or not (
+            0 <= frozen_blocks <= VGG16_BLOCKS):
+        raise ValueError(f"model.frozen_blocks must be an integer in 0..{VGG16_BLOCKS} (0 trains every layer, as the "
+                         f"paper does; k keeps VGG16 conv blocks 1..k fixed), got {frozen_blocks!r}")
+    if frozen_blocks and backbone != "vgg16":
+        raise ValueError(f"model.frozen_blocks={frozen_blocks} freezes VGG16 conv blocks; the {backbone} backbone has "
+                         f"no such blocks: set model.frozen_blocks=0 or use the vgg16 backbone")
+    return int(frozen_blocks)
+
+
+def freeze_vgg16_blocks(trunk: keras.Model, frozen_blocks: int) -> list[str]:
+    """Mark the conv layers of VGG16 blocks ``1..frozen_blocks`` of ``trunk`` not trainable; returns their names.
+
+    Not in Pang et al. 2017 (every layer is trained there): a cheaper setting for CPU runs. The frozen kernels and
+    biases leave ``trainable_variables``, so they are in no variable group of the trainer and the optimizer never
+    sees them, but stay in ``variables``, so checkpoints still save and restore them. The training step asks for no
+    gradient with respect to them; the backward ops the tape records for them have no consumer and are pruned from
+    the traced ``tf.function``, so neither their weight gradients nor the input gradients below the first trainable
+    layer are computed. Pooling layers have no weights. ``0`` changes nothing.
+    """
+    frozen_blocks = check_frozen_blocks(frozen_blocks)
+    names = [n for n, _ in backbones.VGG16_CONV_LAYERS
+             if int(n[len("block"):n.index("_")]) <= frozen_blocks]
+    for name in names:
+        trunk.get_layer(name).trainable = False
+    return names
+
+
 def _trunk(cfg: Mapping, image_size: int, weights, name: str) -> keras.Model:
     if cfg["backbone"] == "vgg16":
-        return backbones.vgg16_trunk((image_size, image_size, 3), weights=weights, name=name)
+        trunk = backbones.vgg16_trunk((image_size, image_size, 3), weights=weights, name=name)
+        freeze_vgg16_blocks(trunk, cfg["frozen_blocks"])
+        return trunk
     return googlenet((image_size, image_size, 3), weights=weights, dropout=cfg["googlenet_dropout"], name=name)
 
 
@@ -236,8 +280,9 @@ def _unique(variables) -> list:
 class FGModel(tf.Module):
     """The sketch/photo encoders, the shared classifier and the optional decoder, with their variable groups.
 
-    A ``tf.Module``, so ``tf.train.Checkpoint(model=fg_model)`` saves everything (shared layers once).
-    Variable groups hold trainable variables, deduplicated (a siamese encoder appears once).
+    A ``tf.Module``, so ``tf.train.Checkpoint(model=fg_model)`` saves everything (shared layers once), frozen conv
+    blocks included. Variable groups hold trainable variables, deduplicated (a siamese encoder appears once); the
+    layers of frozen blocks (``config["frozen_blocks"]``) are in none of them.
     """
 
     def __init__(self, sketch_encoder: keras.Model, photo_encoder: keras.Model, classifier: keras.Model,
@@ -339,8 +384,10 @@ def build_fg_model(cfg: Mapping | None = None, num_classes: int = 125, image_siz
     """Build the model of Pang et al. 2017 from a model config (keys of :data:`DEFAULT_MODEL_CONFIG`; missing keys
     take the defaults, unknown keys raise ``ValueError``).
 
-    All names (backbone, sharing, weights, pooling) and the image size are validated, and weight files are read and
-    shape-checked, before any layer is built, so a bad config fails before training starts.
+    All names (backbone, sharing, weights, pooling), ``frozen_blocks`` and the image size are validated, and weight
+    files are read and shape-checked, before any layer is built, so a bad config fails before training starts.
+    ``frozen_blocks=k`` freezes VGG16 conv blocks 1..k in every conv trunk (both trunks under ``heterogeneous``,
+    ``hybrid`` and ``hybrid_fc``), after the trunk weights are loaded.
     """
     cfg = _resolve_config(cfg, image_size)
     if int(num_classes) < 1:
@@ -405,6 +452,7 @@ def _resolve_config(cfg: Mapping | None, image_size: int) -> dict[str, Any]:
     out["decoder_channels"] = tuple(int(c) for c in out["decoder_channels"])
     if not 0.0 <= float(out["dropout"]) < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {out['dropout']}")
+    out["frozen_blocks"] = check_frozen_blocks(out["frozen_blocks"], out["backbone"])
     backbones.check_image_size(image_size)
     return out
 

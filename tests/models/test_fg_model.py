@@ -287,3 +287,54 @@ def test_stacked_triplet_embedding_equals_separate_calls(sharing):
     np.testing.assert_allclose(z_s, model.embed_sketch(s), atol=1e-5)
     np.testing.assert_allclose(z_p, model.embed_photo(p), atol=1e-5)
     np.testing.assert_allclose(z_n, model.embed_photo(n), atol=1e-5)
+
+
+def _conv_kernels(encoder, names):
+    trunk = [layer for layer in encoder.layers if layer.name.endswith("_trunk")][0]
+    return {name: trunk.get_layer(name).kernel for name in names}
+
+
+FROZEN_2 = CONVS[:4]  # blocks 1 and 2: block1_conv1, block1_conv2, block2_conv1, block2_conv2
+
+
+@pytest.mark.parametrize("sharing", ["siamese", "heterogeneous", "hybrid"])
+def test_frozen_blocks_leave_the_trainable_variables_of_every_trunk(sharing):
+    """k=2: the 4 conv layers of blocks 1-2 (kernel + bias) leave each trunk's trainable variables, in both trunks
+    when there are two; the variables stay in the model (and so in checkpoints)."""
+    cfg = {**SMALL, "sharing": sharing, "use_decoder": False}
+    full = build_fg_model(cfg, num_classes=3, image_size=32)
+    frozen = build_fg_model({**cfg, "frozen_blocks": 2}, num_classes=3, image_size=32)
+    trunks = 1 if sharing == "siamese" else 2
+    assert len(full.encoder_variables) - len(frozen.encoder_variables) == trunks * 4 * 2
+    assert {_layer_of(v) for v in frozen.encoder_variables} & set(FROZEN_2) == set()
+    assert {_layer_of(v) for v in frozen.encoder_variables} >= set(CONVS[4:])
+    assert len(frozen.sketch_encoder.variables) == len(full.sketch_encoder.variables)
+    for encoder in (frozen.sketch_encoder, frozen.photo_encoder):
+        assert [n for n, v in _conv_kernels(encoder, CONVS).items() if not v.trainable] == FROZEN_2
+    assert frozen.config["frozen_blocks"] == 2 and full.config["frozen_blocks"] == 0
+
+
+def test_frozen_block_weights_round_trip_through_a_checkpoint(tmp_path):
+    cfg = {**SMALL, "frozen_blocks": 2, "use_decoder": False}
+    keras.utils.set_random_seed(0)
+    a = build_fg_model(cfg, num_classes=3, image_size=32)
+    path = tf.train.Checkpoint(model=a).save(str(tmp_path / "ck"))
+    keras.utils.set_random_seed(1)
+    b = build_fg_model(cfg, num_classes=3, image_size=32)
+    ka, kb = _conv_kernels(a.sketch_encoder, FROZEN_2), _conv_kernels(b.sketch_encoder, FROZEN_2)
+    assert not any(np.array_equal(ka[n].numpy(), kb[n].numpy()) for n in FROZEN_2)  # different random starts
+    tf.train.Checkpoint(model=b).restore(path).assert_existing_objects_matched()
+    for name in FROZEN_2:
+        np.testing.assert_array_equal(kb[name].numpy(), ka[name].numpy(), err_msg=name)
+        assert not kb[name].trainable
+
+
+@pytest.mark.parametrize("bad", [6, -1, 2.0, True, "2"])
+def test_frozen_blocks_outside_0_to_5_raise(bad):
+    with pytest.raises(ValueError, match=r"frozen_blocks must be an integer in 0\.\.5"):
+        build_fg_model({**SMALL, "frozen_blocks": bad}, num_classes=3, image_size=32)
+
+
+def test_frozen_blocks_need_the_vgg16_backbone():
+    with pytest.raises(ValueError, match="googlenet backbone has no such blocks"):
+        build_fg_model({"backbone": "googlenet", "weights": None, "frozen_blocks": 1}, num_classes=3, image_size=64)

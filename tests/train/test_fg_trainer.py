@@ -276,3 +276,63 @@ def test_embed_reuses_one_traced_function_per_encoder():
     del enc
     gc.collect()
     assert len(fg_trainer._FORWARD) == before - 1
+
+
+FROZEN_CONVS = ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2")  # VGG16 blocks 1-2
+TRAINED_CONVS = ("block3_conv1", "block3_conv3", "block4_conv2", "block5_conv3")
+
+
+def vgg_fg_trainer(frozen_blocks, seed=0):
+    """A real (tiny-headed) VGG16 model of sbir_tf.models.fg at 32 px, siamese, no decoder, and its trainer."""
+    from sbir_tf.models.fg import build_fg_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_fg_model({"weights": None, "fc_dims": (16,), "embedding_dim": 8, "dropout": 0.0,
+                            "use_decoder": False, "frozen_blocks": frozen_blocks}, num_classes=C, image_size=32)
+    stages = two_stage_schedule("text", 2, has_decoder=False, lambda_d=10.0, lambda_t=1.0)
+    return model, FGTrainer(model, stages, make_adam(1e-2, 0.9, 0.999, 1e-8), global_batch=2, margin=0.1)
+
+
+def vgg_batch(seed=0):
+    rng = np.random.default_rng(seed)
+    img = lambda: rng.normal(0, 50, (2, 32, 32, 3)).astype("float32")  # noqa: E731
+    return {"sketch": img(), "positive": img(), "negative": img(),
+            "sketch_target": rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32"),
+            "label_sketch": np.array([0, 1], "int32"), "label_positive": np.array([0, 1], "int32"),
+            "label_negative": np.array([2, 0], "int32")}
+
+
+def trunk_layer(model, name):
+    return model.sketch_encoder.get_layer("photo_trunk").get_layer(name)
+
+
+def test_frozen_blocks_are_outside_the_optimizer_and_untouched_by_a_train_step():
+    full_model, full = vgg_fg_trainer(0)
+    model, trainer = vgg_fg_trainer(2)
+    # 4 conv layers x (kernel + bias) leave the optimizer's list, and their 2 Adam slots each go with them
+    assert len(full.variables) - len(trainer.variables) == 8
+    assert len(full.optimizer.variables) - len(trainer.optimizer.variables) == 16
+    assert {v.path.split("/")[-2] for v in trainer.variables}.isdisjoint(FROZEN_CONVS)
+    layers = {n: trunk_layer(model, n) for n in FROZEN_CONVS + TRAINED_CONVS}
+    before = {n: [np.array(w.numpy()) for w in layer.weights] for n, layer in layers.items()}
+    trainer.train_step(0, vgg_batch())
+    for name in FROZEN_CONVS:
+        for w, b in zip(layers[name].weights, before[name]):
+            np.testing.assert_array_equal(w.numpy(), b, err_msg=w.path)
+    for name in TRAINED_CONVS:
+        assert not np.array_equal(layers[name].kernel.numpy(), before[name][0]), name
+
+
+def test_frozen_blocks_round_trip_through_the_trainer_checkpoint(tmp_path):
+    model, trainer = vgg_fg_trainer(2, seed=0)
+    trainer.train_step(0, vgg_batch())
+    ckpt = Checkpointer(tmp_path / "ck", model=model, optimizer=trainer.optimizer, rng=random_state_variables(model))
+    ckpt.save(1)
+    restored, restored_trainer = vgg_fg_trainer(2, seed=1)
+    for name in FROZEN_CONVS:  # a different random start before the restore
+        assert not np.array_equal(trunk_layer(restored, name).kernel.numpy(), trunk_layer(model, name).kernel.numpy())
+    Checkpointer(tmp_path / "ck", model=restored, optimizer=restored_trainer.optimizer,
+                 rng=random_state_variables(restored)).restore_latest()
+    for name in FROZEN_CONVS + TRAINED_CONVS:
+        for a, b in zip(trunk_layer(model, name).weights, trunk_layer(restored, name).weights):
+            np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=a.path)
