@@ -100,10 +100,10 @@ def paper_table_markdown(paper: str, table: str, run_dirs: Sequence[str | Path])
     entries = [e for e in P.ALL if e.paper == paper and e.table == table]
     if not entries:
         raise KeyError(f"no paper numbers for {paper} {table}")
-    records = load_records(run_dirs)
+    groups = report.group_runs(load_records(run_dirs))[0]
     lines: list[str] = []
-    for dataset in dict.fromkeys(e.dataset for e in entries):
-        lines += report.paper_table([e for e in entries if e.dataset == dataset], records)
+    for part in report._by_dataset(entries):
+        lines += report.group_paper_table(part, groups)
     return "\n".join(lines)
 
 
@@ -158,11 +158,6 @@ def architecture_markdown(rows: Sequence[dict]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- figures
-def _seed_number(folder: Path) -> tuple:
-    digits = folder.name[len("seed"):]
-    return (0, int(digits), "") if digits.isdigit() else (1, 0, digits)
-
-
 def figure_path(run_dir: str | Path, name: str) -> Path | None:
     """The PNG a run wrote: ``name`` is a file in ``run_dir/figures`` (``retrieval_grid.png``) or a key of the
     ``figures`` dict in its ``metrics.json`` (``retrieval_grid``); for a setting folder of seed runs without an
@@ -178,7 +173,8 @@ def figure_path(run_dir: str | Path, name: str) -> Path | None:
             if candidate.is_file():
                 return candidate
     if not metrics_path.is_file():
-        for seed_dir in sorted((d for d in run_dir.glob("seed*") if d.is_dir()), key=_seed_number):
+        seed_dirs = [d for d in run_dir.glob("seed*") if d.is_dir()]
+        for seed_dir in sorted(seed_dirs, key=lambda d: report.seed_sort_key(d.name[len("seed"):])):
             found = figure_path(seed_dir, name)
             if found is not None:
                 return found

@@ -133,11 +133,21 @@ PANG2017_TABLE4 = _entries("pang2017", "Table 4", ("acc@1",), (SKETCHY,), [
 ])
 
 # ------------------------------------------------------------------------------------------- WAD-CMSN 2022
+#: Table 3 checkmark columns as printed -> our ``--semantics`` tokens.
+SEMANTIC_COLUMNS = {"Word2vec": "w2v", "Glove": "glove", "Path": "path", "Jiang-Conrath": "jcn"}
+
+
+def _column_names(spec: str) -> str:
+    """A ``--semantics`` spec by Table 3's column names (:data:`SEMANTIC_COLUMNS` reversed): ``w2v+jcn`` ->
+    ``Word2vec + Jiang-Conrath``."""
+    column_of = {token: column for column, token in SEMANTIC_COLUMNS.items()}
+    return " + ".join(column_of[token] for token in spec.split("+"))
+
+
 _SEMANTICS_SETTING = {d: {"semantics": s} for d, s in PAPER_SEMANTICS.items()}
-_SEMANTICS_NOTE = {SKETCHY_EXT: "the paper's model was measured with Word2vec + Jiang-Conrath side information on "
-                                "Sketchy (Extended) (Sec. 4.4)",
-                   TUBERLIN_EXT: "the paper's model was measured with Word2vec + Path side information on TU-Berlin "
-                                 "(Extended) (Sec. 4.4)"}
+#: The note on the rows measured with :data:`PAPER_SEMANTICS`.
+_SEMANTICS_NOTE = {d: f"the paper's model was measured with {_column_names(s)} side information on {d} (Sec. 4.4)"
+                   for d, s in PAPER_SEMANTICS.items()}
 _RAW = {"ablation": "raw_features"}
 _FULL = {"ablation": "full"}
 
@@ -179,10 +189,6 @@ WADCMSN_TABLE2 = _comparison("Table 2", TUBERLIN_EXT, [
     ("ZSIH(binary)", (0.223, 0.294, 64), {}),
     ("ours", (0.351, 0.464, 64), _FULL, _SEMANTICS_SETTING[TUBERLIN_EXT]),
 ])
-
-#: Table 3 checkmark columns as printed -> our ``--semantics`` tokens.
-SEMANTIC_COLUMNS = {"Word2vec": "w2v", "Glove": "glove", "Path": "path", "Jiang-Conrath": "jcn"}
-
 
 def _semantics_row(columns: str, sketchy: float, tuberlin: float) -> tuple:
     """A Table 3 row from its checked columns ("Word2vec + Path"): full model with that side information."""

@@ -59,6 +59,8 @@ NO_RECORD = "—"
 KINDS = ("fine_grained", "zero_shot", "zero_shot_aggregate")
 #: The kind of record each paper's tables are about (aggregates count as zero-shot).
 PAPER_KIND = {"pang2017": "fine_grained", "wadcmsn2022": "zero_shot"}
+#: The paper whose tables each kind of record is about (:data:`PAPER_KIND` reversed).
+PAPER_OF_KIND = {kind: paper for paper, kind in PAPER_KIND.items()}
 
 
 # ------------------------------------------------------------------------------------------------ records
@@ -164,7 +166,7 @@ def _zs_scores(record: Record, source: dict) -> dict:
     """A zero-shot run's scores from ``source`` (a metrics.json or one entry of an aggregate's ``runs``): the
     model's (the baseline's for ``raw_features``), the baseline's under :data:`BASELINE` and the retrieval feature's
     dimension read from ``config.json`` (``model.semantic_dim``; ``model.visual_dim`` for raw features)."""
-    raw = _ablation(record.metrics.get("ablation")) == "raw_features"
+    raw = _is_raw(record.metrics)
     baseline = source.get("baseline_raw_features") or {}
     scores = dict(baseline if raw else source.get("wadcmsn") or {})
     scores.update({BASELINE + k: v for k, v in baseline.items()})
@@ -251,7 +253,7 @@ def _fg_setting(m: dict) -> dict:
 
 def _zs_setting(m: dict) -> dict:
     data, split, features = m.get("data") or {}, m.get("split") or {}, m.get("features") or {}
-    raw = _ablation(m.get("ablation")) == "raw_features"
+    raw = _is_raw(m)
     source = data.get("source")
     used, substitution = semantics_used(m)
     semantics = used + (f" ({substitution})" if substitution else "")
@@ -308,8 +310,9 @@ class Group:
 
     def setting(self) -> dict:
         """:func:`identity` of its runs (values that differ joined by ", "), its seeds and its record folders."""
-        per_run = [identity(r.record) for r in self.runs]
-        merged = {key: ", ".join(dict.fromkeys(i[key] for i in per_run)) for key in per_run[0]}
+        records = {id(r.record): r.record for r in self.runs}.values()  # an aggregate's runs share one record
+        per_record = [identity(record) for record in records]
+        merged = {key: ", ".join(dict.fromkeys(i[key] for i in per_record)) for key in per_record[0]}
         merged["seeds"] = ",".join(str(r.seed) for r in self.runs)
         merged["records"] = ", ".join(dict.fromkeys(f"`{r.record.name}`" for r in self.runs))
         return merged
@@ -333,12 +336,17 @@ def group_runs(records: Iterable[Record]) -> tuple[list[Group], list[str]]:
                 continue
             group.runs.append(run)
     for group in groups.values():
-        group.runs.sort(key=_seed_order)
+        group.runs.sort(key=lambda run: seed_sort_key(run.seed))
     return list(groups.values()), warnings
 
 
-def _seed_order(run: Run) -> tuple:
-    return (0, run.seed, "") if isinstance(run.seed, int) else (1, 0, str(run.seed))
+def seed_sort_key(seed) -> tuple:
+    """Seeds in numeric order (an integer, or its digits such as the ``3`` of a ``seed3/`` folder), then any other
+    seed by its text: ``2 < 10 < "1a" < "x"``."""
+    if isinstance(seed, int):
+        return 0, seed, ""
+    text = str(seed)
+    return (0, int(text), "") if text.isdecimal() else (1, 0, text)
 
 
 # ------------------------------------------------------------------------------------------------ matching
@@ -358,6 +366,14 @@ def _ablation(name) -> str:
         return canonical_ablation(str(name))
     except (ValueError, ImportError):
         return str(name)
+
+
+def _is_raw(metrics: dict) -> bool:
+    """Whether a zero-shot record is the raw-feature nearest-neighbour baseline (``zs_presets.RAW_FEATURES`` or one
+    of its aliases): no model, no training, no side information."""
+    from sbir_tf.experiments.zs_presets import RAW_FEATURES
+
+    return _ablation(metrics.get("ablation")) == RAW_FEATURES
 
 
 def _measured(metrics: dict, key: str):
@@ -388,15 +404,16 @@ def matches(entry: P.PaperNumber, record: Record) -> bool:
             and all(_canonical(k, _measured(m, k)) == _canonical(k, v) for k, v in entry.match.items()))
 
 
-def setting_gaps(group: Group, entry: P.PaperNumber | None = None) -> list[str]:
-    """How a group's setting differs from the paper's: not the ``paper`` preset, synthetic or mini data, a
-    substituted text model (:func:`semantics_used`) and any key of ``entry.setting`` (e.g. other side information
-    than the paper's, compared with the side information actually used)."""
+def setting_gaps(group: Group, setting: dict, entry: P.PaperNumber | None = None) -> list[str]:
+    """How a group's setting (``setting``: its :meth:`Group.setting`) differs from the paper's: not the ``paper``
+    preset, synthetic or mini data, a substituted text model (:func:`semantics_used`) and any key of
+    ``entry.setting`` (e.g. other side information than the paper's, compared with the side information actually
+    used)."""
     m = group.record.metrics
-    preset = identity(group.record)["preset"]
+    preset = setting["preset"]  # one preset per group: it is part of the group key
     gaps = [] if preset == "paper" else [f"preset {preset}"]
     gaps += [s for s in [small_data(group.record)] if s]
-    uses_semantics = family(group.record) == "zero_shot" and _ablation(m.get("ablation")) != "raw_features"
+    uses_semantics = family(group.record) == "zero_shot" and not _is_raw(m)
     substitution = semantics_used(m)[1] if uses_semantics else None
     if substitution:
         gaps.append(f"text model {substitution}")
@@ -406,8 +423,8 @@ def setting_gaps(group: Group, entry: P.PaperNumber | None = None) -> list[str]:
     return gaps
 
 
-def paper_setting_cell(group: Group, entry: P.PaperNumber | None = None) -> str:
-    gaps = setting_gaps(group, entry)
+def paper_setting_cell(group: Group, setting: dict, entry: P.PaperNumber | None = None) -> str:
+    gaps = setting_gaps(group, setting, entry)
     return "yes" if not gaps else "no: " + "; ".join(gaps)
 
 
@@ -439,11 +456,16 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
     return [_md_row(header), _md_row(["---"] * len(header)), *(_md_row(r) for r in rows)]
 
 
+def _value_cells(group: Group, metrics: Sequence[str], digits: int) -> list[str]:
+    """Our numbers of one group, one cell per metric."""
+    return [value_cell(group.values(k), k, digits) for k in metrics]
+
+
 def _measured_cells(group: Group, metrics: Sequence[str], digits: int, entry: P.PaperNumber | None) -> list[str]:
     """Our numbers, the setting and the paper-setting flag of one group."""
     setting = group.setting()
-    return [*(value_cell(group.values(k), k, digits) for k in metrics), *(setting[key] for key, _ in SETTING_COLUMNS),
-            paper_setting_cell(group, entry)]
+    return [*_value_cells(group, metrics, digits), *(setting[key] for key, _ in SETTING_COLUMNS),
+            paper_setting_cell(group, setting, entry)]
 
 
 def _paper_rows(entries: Sequence[P.PaperNumber]) -> dict[str, dict[str, P.PaperNumber]]:
@@ -466,7 +488,7 @@ def group_paper_table(entries: Sequence[P.PaperNumber], groups: Sequence[Group])
     """Markdown for one paper table (one paper, table and dataset): every paper row with its quoted numbers, once
     per group of ours that sits beside it (once with "no record" when none does)."""
     if len({(e.paper, e.table, e.dataset) for e in entries}) != 1:
-        raise ValueError("paper_table takes the entries of one paper, table and dataset")
+        raise ValueError("group_paper_table takes the entries of one paper, table and dataset")
     paper = entries[0].paper
     metrics = list(dict.fromkeys(e.metric for e in entries))
     header = (["Paper row", *(f"Paper {k}" for k in metrics), *(f"Ours {k}" for k in metrics),
@@ -482,21 +504,19 @@ def group_paper_table(entries: Sequence[P.PaperNumber], groups: Sequence[Group])
     return _caption(entries) + _md_table(header, rows) + [""]
 
 
-def paper_table(entries: Sequence[P.PaperNumber], records: Sequence[Record]) -> list[str]:
-    """:func:`group_paper_table` for records (their runs grouped over seeds first)."""
-    return group_paper_table(entries, group_runs(records)[0])
-
-
 def group_settings_table(groups: Sequence[Group], kind: str) -> list[str]:
     """Every group of one kind (``fine_grained`` | ``zero_shot``) with all its numbers and its setting."""
+    if kind not in PAPER_OF_KIND:
+        raise ValueError(f"kind must be one of {tuple(PAPER_OF_KIND)}, got {kind!r}")
     metrics = FG_METRICS if kind == "fine_grained" else ZS_TABLE_METRICS
-    digits = P.DIGITS["pang2017" if kind == "fine_grained" else "wadcmsn2022"]
-    header = [*(title for _, title in SETTING_COLUMNS[:1]), *metrics, *(title for _, title in SETTING_COLUMNS[1:]),
-              PAPER_SETTING]
+    digits = P.DIGITS[PAPER_OF_KIND[kind]]
+    (records_key, records_title), *rest = SETTING_COLUMNS  # the records lead, our numbers follow, then the setting
+    header = [records_title, *metrics, *(title for _, title in rest), PAPER_SETTING]
     rows = []
     for g in groups:
-        cells = _measured_cells(g, metrics, digits, None)
-        rows.append([cells[len(metrics)], *cells[:len(metrics)], *cells[len(metrics) + 1:]])
+        setting = g.setting()
+        rows.append([setting[records_key], *_value_cells(g, metrics, digits), *(setting[key] for key, _ in rest),
+                     paper_setting_cell(g, setting)])
     return _md_table(header, rows) + [""]
 
 
