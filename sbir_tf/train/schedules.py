@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import keras
 import tensorflow as tf
 
-from sbir_tf.losses.fg import PANG_2017  # the paper's hyper-parameters live there, once
+from sbir_tf.losses.fg import PANG_2017, paper_weights  # the paper's hyper-parameters live there, once
 
 #: Adam learning rate of the first 20,000 iterations (Sec. 4, Pang et al. 2017).
 PAPER_BASE_LR = PANG_2017.learning_rate
@@ -131,7 +131,7 @@ def two_stage_schedule(name: str, total_steps: int, *, has_decoder: bool, lambda
         raise ValueError(f"stage1_fraction must be in [0, 1], got {stage1_fraction}")
     if not has_decoder:
         return [Stage("joint", 0, total_steps, {"cls": 1.0, "tri": float(lambda_t)}, ("encoder", "classifier"))]
-    full = {"cls": 1.0, "rec": float(lambda_d), "tri": float(lambda_t)}
+    full = paper_weights(lambda_d, lambda_t)  # Eq. 1
     if name == "joint":
         return [Stage("joint", 0, total_steps, full, GROUPS)]
     split = int(round(total_steps * stage1_fraction))
