@@ -181,17 +181,21 @@ def parse_semantics(spec: str) -> tuple[str | None, str | None]:
 
 def class_semantic_matrix(cfg: Config, protocol: Protocol, classes: Sequence[str]) -> tuple[np.ndarray, dict]:
     """[len(classes), dim] side information from SEM's ``class_semantics`` (errors name the missing class)."""
-    from sbir_tf.semantics.side_info import class_semantics, describe_sources, normalize_semantics
+    from sbir_tf.semantics.hierarchy import DEFAULT_JCN_FORM, DEFAULT_SYNSET_MAPPING
+    from sbir_tf.semantics.side_info import (DEFAULT_TEXT_FALLBACK, class_semantics, describe_sources,
+                                             normalize_semantics)
+    from sbir_tf.semantics.wordnet import DEFAULT_IC_SOURCE
 
     text, hierarchy = parse_semantics(cfg.semantics.spec)
     wnids = protocol.index.notes.get("wnids")
     sem = cfg.semantics
     matrix, info = class_semantics(list(classes), wnids=wnids, dataset=protocol.semantics_dataset, text=text,
                                    hierarchy=hierarchy, seen=protocol.seen, dim=int(sem.dim), seed=int(sem.seed),
-                                   synset_mapping=sem.get("synsets", "name"), text_path=sem.get("text_vectors"),
-                                   text_fallback=sem.get("text_fallback", "glove"),
-                                   ic_source=sem.get("ic_source", "semcor_cntlist"),
-                                   jcn_form=sem.get("jcn_form", "inverse_plus_one"))
+                                   synset_mapping=sem.get("synsets", DEFAULT_SYNSET_MAPPING),
+                                   text_path=sem.get("text_vectors"),
+                                   text_fallback=sem.get("text_fallback", DEFAULT_TEXT_FALLBACK),
+                                   ic_source=sem.get("ic_source", DEFAULT_IC_SOURCE),
+                                   jcn_form=sem.get("jcn_form", DEFAULT_JCN_FORM))
     print(f"[zs] side information {sem.spec}: {describe_sources(info)}", file=sys.stderr)
     seen = set(protocol.seen)
     matrix = normalize_semantics(matrix, [i for i, c in enumerate(classes) if c in seen],

@@ -17,6 +17,9 @@ from __future__ import annotations
 from sbir_tf.config import Config
 from sbir_tf.losses import wadcmsn as L
 from sbir_tf.models import wadcmsn as M
+from sbir_tf.semantics import hierarchy as hier
+from sbir_tf.semantics import side_info
+from sbir_tf.semantics import wordnet as wnlib
 
 PRESETS = ("paper", "cpu", "smoke")
 DATASETS = ("sketchy", "tuberlin")
@@ -51,7 +54,9 @@ RAW_FEATURES = "raw_features"
 EXTRA_ABLATIONS = {
     "wasserstein+cycle+cls": "Baseline + cycle consistency + classification loss (not in the paper)",
 }
-_SPECS = {
+#: Every ``--ablation`` name -> which adversarial loss and which terms of Eq. 10 are on (None: no training), in the
+#: order Table 4 rows, the Table 1 raw-feature baseline, the extras.
+ABLATIONS = {
     "adv_no_wasserstein": {"adversarial": "gan", "terms": ("adv",)},
     "adv_no_wasserstein+identity": {"adversarial": "gan", "terms": ("adv", "iml")},
     "wasserstein": {"adversarial": "wasserstein", "terms": ("adv",)},
@@ -59,12 +64,9 @@ _SPECS = {
     "wasserstein+cls": {"adversarial": "wasserstein", "terms": ("adv", "cls")},
     "wasserstein+identity": {"adversarial": "wasserstein", "terms": ("adv", "iml")},
     "full": {"adversarial": "wasserstein", "terms": ("adv", "cyc", "cls", "iml")},
+    RAW_FEATURES: None,
     "wasserstein+cycle+cls": {"adversarial": "wasserstein", "terms": ("adv", "cyc", "cls")},
 }
-#: Every ``--ablation`` name -> which adversarial loss and which terms of Eq. 10 are on (None: no training), in the
-#: order Table 4 rows, the Table 1 raw-feature baseline, the extras.
-ABLATIONS = {**{name: _SPECS[name] for name in TABLE4_ROWS}, RAW_FEATURES: None,
-             **{name: _SPECS[name] for name in EXTRA_ABLATIONS}}
 ABLATION_ALIASES = {"softmax": RAW_FEATURES, "baseline": "wasserstein", "wad-cmsn": "full"}
 #: Figure 4 of Xu et al.: "Top 10 retrieved images attained by WAD-CMSN".
 FIGURE4_TOP_K = 10
@@ -92,8 +94,9 @@ def base_config(dataset: str = "sketchy") -> Config:
         # -> "glove" (substitute, recorded) | "download" | "error"; ic_source / jcn_form: Jiang-Conrath's
         # information content and its similarity form (sbir_tf.semantics)
         semantics=dict(spec=DEFAULT_SEMANTICS["paper"][dataset], dim=M.SEMANTIC_DIM, seed=0, normalize="center_l2",
-                       synsets="name", text_vectors=None, text_fallback="glove", ic_source="semcor_cntlist",
-                       jcn_form="inverse_plus_one"),
+                       synsets=hier.DEFAULT_SYNSET_MAPPING, text_vectors=None,
+                       text_fallback=side_info.DEFAULT_TEXT_FALLBACK, ic_source=wnlib.DEFAULT_IC_SOURCE,
+                       jcn_form=hier.DEFAULT_JCN_FORM),
         model=dict(visual_dim=M.VISUAL_DIM, semantic_dim=M.SEMANTIC_DIM, generator_hidden=list(M.GENERATOR_HIDDEN),
                    critic_hidden=list(M.CRITIC_HIDDEN), generator_dropout=M.GENERATOR_DROPOUT,
                    leaky_slope=M.LEAKY_SLOPE),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +23,8 @@ import numpy as np
 
 from sbir_tf.data.synthetic import CLASSES as SYNTHETIC_CLASSES
 from sbir_tf.semantics import word_vectors as wv
-from sbir_tf.semantics.wordnet_pack import encode, git_commit, read_facts
+from sbir_tf.semantics.taxonomy import read_json_gz
+from sbir_tf.semantics.wordnet_pack import git_commit, without_commit, write_facts
 
 GENERATOR = "python -m sbir_tf.semantics.glove_pack"
 SPLIT_LISTS = Path(__file__).resolve().parents[1] / "data" / "split_lists"
@@ -86,22 +86,13 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    def strip(d):
-        d = json.loads(json.dumps(d))
-        d["provenance"].pop("commit", None)
-        return d
-
     if args.check:
-        if not args.out.is_file() or strip(read_facts(args.out)) != strip(data):
+        if not args.out.is_file() or without_commit(read_json_gz(args.out)) != without_commit(data):
             print(f"{args.out} differs from the package's rows; regenerate with {GENERATOR}", file=sys.stderr)
             return 1
         print(f"{args.out}: up to date ({len(data['vectors'])} words)")
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_bytes(encode(data))
-    tmp.replace(args.out)
+    write_facts(args.out, data)
     print(f"{len(data['covered'])} class names, {len(data['vectors'])} words x {data['dim']} -> {args.out} "
           f"({args.out.stat().st_size} bytes)")
     return 0

@@ -46,6 +46,7 @@ import numpy as np
 
 from sbir_tf.data.records import canonical_class_name
 from sbir_tf.semantics import taxonomy as tx
+from sbir_tf.semantics import wordnet as wnlib
 from sbir_tf.semantics.word_vectors import MissingClassError
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -141,10 +142,11 @@ def first_noun_synset(name: str, taxonomy: tx.Taxonomy | None = None) -> str | N
 
 
 def _wnid_offset(wnid: str) -> int:
-    wnid = wnid.strip()
-    if len(wnid) != 9 or wnid[0] != "n" or not wnid[1:].isdigit():
-        raise ValueError(f"not a WordNet noun id (expected e.g. 'n02691156'): {wnid!r}")
-    return int(wnid[1:])
+    """The offset of a noun WordNet id (:func:`~sbir_tf.semantics.wordnet.parse_wnid`; verbs rejected)."""
+    pos, offset = wnlib.parse_wnid(wnid)
+    if pos != "n":
+        raise ValueError(f"not a WordNet noun id (expected e.g. 'n02691156'): {wnid.strip()!r}")
+    return offset
 
 
 def majority_wnid(wnids: str | Sequence[str]) -> str:
@@ -190,13 +192,11 @@ def class_synsets(class_names: Sequence[str], *, mapping: str = DEFAULT_SYNSET_M
                 continue
             source[name] = "wnid"
         elif canon in table:
-            if not taxonomy.has(table[canon]):
-                if taxonomy.kind != "shipped":
-                    raise ValueError(f"synset table: {name!r} -> {table[canon]!r} is no noun synset of "
-                                     f"{taxonomy.description}")
+            try:  # an installed WordNet raises ValueError (a wrong table entry), the shipped facts MissingWordNetFacts
+                synsets.append(taxonomy.require(table[canon], f"synset table: {name!r} -> {table[canon]!r} is"))
+            except tx.MissingWordNetFacts:
                 no_facts.append(f"{name} ({table[canon]})")
                 continue
-            synsets.append(table[canon])
             source[name] = "table"
         else:
             try:

@@ -97,9 +97,9 @@ def resolve_text_vectors(text: str, class_names: Sequence[str], path=None,
         origin = f"file {path} ({wv.vectors_file_format(path)})"
     elif text == "glove":
         vectors, origin = wv.offline_glove_for(class_names)
-    elif wv.local_word2vec_path() is not None or fallback == "download":
+    elif (local := wv.local_word2vec_path()) is not None or fallback == "download":
         vectors = wv.load_word2vec()
-        origin = str(wv.local_word2vec_path() or "gensim download")
+        origin = str(local or "gensim download")
     elif fallback == "glove":
         vectors, origin = wv.offline_glove_for(class_names)
         meta.update(text_substituted=True,

@@ -41,6 +41,12 @@ FACTS_FORMAT_VERSION = 1
 _BLOCK_ELEMENTS = 4_000_000
 
 
+def read_json_gz(path: str | Path) -> dict:
+    """The JSON object of a gzip-compressed UTF-8 file (the shipped resource files)."""
+    with gzip.open(path, "rt", encoding="utf8") as fh:
+        return json.load(fh)
+
+
 class MissingWordNetFacts(wnlib.WordNetUnavailable):
     """A class or synset outside the shipped WordNet facts, with no installed WordNet to look it up in."""
 
@@ -96,7 +102,8 @@ class Taxonomy:
 
     # ------------------------------------------------------------------ derived
     def require(self, name: str, what: str | None = None) -> str:
-        """``name`` if known, else :class:`MissingWordNetFacts` (``what`` names the asking class)."""
+        """``name`` if known, else :class:`MissingWordNetFacts` (``what``, e.g. "class 'unicorn' is", names the
+        asker)."""
         if not self.has(name):
             raise MissingWordNetFacts(missing_message(what or f"synset {name!r} is"))
         return name
@@ -177,8 +184,9 @@ class WordNetTaxonomy(Taxonomy):
         return self.synset(name) is not None
 
     def require(self, name: str, what: str | None = None) -> str:
+        """``name`` if known, else ``ValueError`` (``what``, e.g. "synset 'x.n.01' is", names the asker)."""
         if not self.has(name):
-            raise ValueError(f"{what or repr(name)}: no such noun synset in {self.description}")
+            raise ValueError(f"{what or f'synset {name!r} is'} no noun synset of {self.description}")
         return name
 
     def _parents(self, name: str) -> tuple[str, ...]:
@@ -236,8 +244,7 @@ class ShippedTaxonomy(Taxonomy):
         if not path.is_file():
             raise wnlib.WordNetUnavailable(f"shipped WordNet facts not found at {path}; regenerate them with "
                                            f"python -m sbir_tf.semantics.wordnet_pack, or {wnlib.INSTALL_HINT}")
-        with gzip.open(path, "rt", encoding="utf8") as fh:
-            return cls(json.load(fh), path)
+        return cls(read_json_gz(path), path)
 
     def has(self, name: str) -> bool:
         return name in self.synsets
@@ -351,4 +358,5 @@ def jcn_distance_matrix(tax: Taxonomy, rows: Sequence[str], cols: Sequence[str])
 
 
 __all__ = ["Taxonomy", "WordNetTaxonomy", "ShippedTaxonomy", "MissingWordNetFacts", "get_taxonomy",
-           "path_similarity_matrix", "jcn_distance_matrix", "SHIPPED_FACTS", "FACTS_FORMAT", "FACTS_FORMAT_VERSION"]
+           "path_similarity_matrix", "jcn_distance_matrix", "read_json_gz", "SHIPPED_FACTS", "FACTS_FORMAT",
+           "FACTS_FORMAT_VERSION"]

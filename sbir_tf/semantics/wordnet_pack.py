@@ -93,8 +93,7 @@ def encode(facts: dict) -> bytes:
 
 
 def read_facts(path: str | Path = tx.SHIPPED_FACTS) -> dict:
-    with gzip.open(path, "rt", encoding="utf8") as fh:
-        return json.load(fh)
+    return tx.read_json_gz(path)
 
 
 def without_commit(facts: dict) -> dict:
@@ -105,6 +104,7 @@ def without_commit(facts: dict) -> dict:
 
 
 def write_facts(path: str | Path, facts: dict) -> Path:
+    """Write :func:`encode` of ``facts`` to ``path`` through a temporary file (no half-written file on failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -6,6 +6,7 @@ import pytest
 
 from sbir_tf.paths import PACKAGE_ROOT
 from sbir_tf.semantics import word_vectors as wv
+from sbir_tf.semantics.side_info import resolve_text_vectors
 
 SPLIT_LISTS = PACKAGE_ROOT / "data" / "split_lists"
 
@@ -84,7 +85,7 @@ def test_glove_and_word2vec_files(tmp_path):
     vecs = rng.normal(size=(3, 6)).astype(np.float32)
     glove_file = tmp_path / "glove.txt"
     glove_file.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in zip(words, vecs)))
-    g = wv.load_text_vectors("glove", glove_file)
+    g, _ = resolve_text_vectors("glove", [], glove_file)
     assert g.dim == 6 and "cat" in g
     np.testing.assert_allclose(g["cat"], vecs[1], atol=1e-5)
 
@@ -99,9 +100,9 @@ def test_glove_and_word2vec_files(tmp_path):
     assert wv.load_word2vec(tmp_path / "w2v.kv").dim == 6
 
     with pytest.raises(FileNotFoundError):
-        wv.load_text_vectors("word2vec", tmp_path / "absent.bin")
+        resolve_text_vectors("word2vec", [], tmp_path / "absent.bin")
     with pytest.raises(ValueError, match="unknown text embedding"):
-        wv.load_text_vectors("fasttext")
+        resolve_text_vectors("fasttext", [])
 
 
 def _written_formats(tmp_path):
