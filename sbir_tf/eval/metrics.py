@@ -130,6 +130,27 @@ def per_class_acc(ranks, classes, k: int = 1) -> dict:
 # Zero-shot
 # ----------------------------------------------------------------------------------------------------------------
 
+def loo_nearest_class_mean_accuracy(features, labels) -> float:
+    """Leave-one-out nearest-class-mean accuracy (Euclidean), a probe of how well fixed features separate classes.
+
+    Each sample is classified against the class means computed without it (its own class's mean excludes it). Used
+    to check pretrained weights (``experiments/scripts/weights_check.py``), not a metric of either paper.
+    """
+    x = np.asarray(features, np.float64)
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    onehot = (labels[:, None] == classes[None, :]).astype(np.float64)  # [N, C]
+    sums, counts = onehot.T @ x, onehot.sum(0)  # [C, D], [C]
+    own = np.argmax(onehot, axis=1)
+    # squared distance to every class mean, then the own class's mean replaced by the leave-one-out mean
+    means = sums / counts[:, None]
+    d2 = (x ** 2).sum(1)[:, None] - 2.0 * x @ means.T + (means ** 2).sum(1)[None, :]  # [N, C]
+    rows = np.arange(len(x))
+    loo = (sums[own] - x) / (counts[own] - 1)[:, None]
+    d2[rows, own] = ((loo - x) ** 2).sum(1)
+    return float(np.mean(classes[np.argmin(d2, axis=1)] == labels))
+
+
 def _label_codes(query_labels, gallery_labels, num_queries: int, num_gallery: int):
     ql = np.asarray(query_labels)
     gl = np.asarray(gallery_labels)
