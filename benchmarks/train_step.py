@@ -1,7 +1,7 @@
 """Training-step benchmarks: the fine-grained step of Pang et al. 2017 and one WAD-CMSN iteration.
 
 Fine-grained step: the exact ``tf.function`` users run, ``FGTrainer.step_function(stage)`` from
-``sbir_tf.train.fg_trainer``, on the model of ``sbir_tf.models.fg.build_fg_model`` (siamese VGG16, random weights:
+``sbir_tf.train.fg_step``, on the model of ``sbir_tf.models.fg.build_fg_model`` (siamese VGG16, random weights:
 speed does not depend on their values). The full model runs its last stage (``L_C + lambda_D L_D + lambda_T L_T``
 over encoder, classifier and decoder), the ``-D`` variant its single stage (``L_C + lambda_T L_T``). Inputs are
 synthetic tensors with the shapes and dtypes of ``sbir_tf.data.pipeline.triplet_dataset`` (no input pipeline in the
@@ -152,7 +152,8 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     import keras
 
     from sbir_tf.models.fg import build_fg_model
-    from sbir_tf.train.fg_trainer import FGTrainer, make_adam
+    from sbir_tf.losses.fg import PANG_2017
+    from sbir_tf.train.fg_step import FGStep, make_adam
     from sbir_tf.train.schedules import PAPER_BASE_LR, two_stage_schedule
 
     if variant not in VARIANTS:
@@ -168,10 +169,14 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     stages = two_stage_schedule("text", 10 * (warmup + steps), has_decoder=model.decoder is not None,
                                 lambda_d=settings["lambda_d"], lambda_t=settings["lambda_t"])
     stage = stages[-1]  # the full objective: stage 2 with a decoder, the single joint stage without
-    trainer = FGTrainer(model, [stage], make_adam(PAPER_BASE_LR, 0.9, 0.999, 1e-8), global_batch=batch_size,
-                        margin=settings["margin"])
-    step_fn = trainer.step_function(stage.name)
     batch = synthetic_triplet_batch(batch_size, image_size, num_classes, seed)
+    trainer = FGStep(model, [stage], make_adam(PAPER_BASE_LR, 0.9, 0.999, 1e-8), lambda s: None,
+                     global_batch=batch_size, margin=settings["margin"],
+                     decoder_distance=PANG_2017.decoder_distance, learning_rate=lambda s: PAPER_BASE_LR)
+    update = trainer.update(stage.name)
+
+    def step_fn(b):
+        return update(b)[0]  # the loss terms (the update also returns whether it was applied)
 
     parts = _fg_parts(model)
     start = time.perf_counter()
@@ -217,11 +222,11 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
 
 def measure_wadcmsn_iteration(batch_size: int = 128, warmup: int = 2, iterations: int = 10,
                               num_seen_classes: int = 100, pool: int = 2048, seed: int = 0) -> dict:
-    """Median wall time of one Algorithm 1 iteration (``ZSTrainer.train_step``: critic update(s) + generator update)
-    on random 512-d features with ``batch_size`` pairs, as in ``sbir_tf.train.zs_trainer``."""
+    """Median wall time of one Algorithm 1 iteration (``sbir_tf.train.zs_step.ZSStep``: critic update(s) + generator update)
+    on random 512-d features with ``batch_size`` pairs, as in ``sbir_tf.train.zs_step``."""
     from sbir_tf.losses import wadcmsn as zs_losses
     from sbir_tf.models import wadcmsn as zs_models
-    from sbir_tf.train.zs_trainer import PairSampler, ZSTrainer
+    from sbir_tf.train.zs_step import PairSampler, zs_step
 
     rng = np.random.default_rng(seed)
     model_cfg = {"visual_dim": zs_models.VISUAL_DIM, "semantic_dim": zs_models.SEMANTIC_DIM,
@@ -234,17 +239,20 @@ def measure_wadcmsn_iteration(batch_size: int = 128, warmup: int = 2, iterations
         photo_features=rng.random((pool, zs_models.VISUAL_DIM), dtype=np.float32), photo_labels=labels,
         semantics=rng.standard_normal((num_seen_classes, zs_models.SEMANTIC_DIM)).astype(np.float32),
         batch_size=batch_size, seed=seed)
-    loss_cfg = {"adversarial": "wasserstein", "lipschitz": "clip", "clip_value": zs_losses.CLIP_VALUE,
-                "semantic_cycle": True, "reduction": "sum", "weights": dict(zs_losses.DEFAULT_WEIGHTS)}
-    train_cfg = {"steps": warmup + iterations, "lr": zs_losses.LEARNING_RATE, "n_critic": zs_losses.N_CRITIC,
-                 "seed": seed}
-    trainer = ZSTrainer(model, sampler, loss_cfg, train_cfg)
+    cfg = {"loss": {"adversarial": "wasserstein", "lipschitz": "clip", "clip_value": zs_losses.CLIP_VALUE,
+                    "gp_weight": zs_losses.GRADIENT_PENALTY_WEIGHT, "semantic_cycle": True, "reduction": "sum",
+                    "iml_reduction": zs_losses.IML_REDUCTION, "weights": dict(zs_losses.DEFAULT_WEIGHTS)},
+           "train": {"base_lr": zs_losses.LEARNING_RATE, "rmsprop_rho": zs_losses.RMSPROP_RHO,
+                     "rmsprop_epsilon": zs_losses.RMSPROP_EPSILON,
+                     "rmsprop_epsilon_placement": zs_losses.RMSPROP_EPSILON_PLACEMENT,
+                     "n_critic": zs_losses.N_CRITIC, "seed": seed, "precision": "float32", "jit_compile": False}}
+    step_fn, _ = zs_step(model, cfg, sampler)
     for step in range(warmup):
-        trainer.train_step(step)
+        step_fn(step)
     times = []
     for step in range(warmup, warmup + iterations):
         start = time.perf_counter()
-        trainer.train_step(step)
+        step_fn(step)
         times.append(time.perf_counter() - start)
     median = float(np.median(times))
     return {"batch_size": batch_size, "n_critic": zs_losses.N_CRITIC, "iteration_ms": 1e3 * median,

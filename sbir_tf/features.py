@@ -167,8 +167,9 @@ def extract_features(records: Sequence[Record], *, arrays: dict | None = None, w
         extractor = vgg16_feature_extractor(image_size=image_size, weights=weights)
     if len(records) == 0:
         return np.zeros((0, FEATURE_DIM), np.float32)
+    # an image that does not decode is an error naming it: a white stand-in would be cached as its feature
     ds = image_dataset(list(records), arrays=arrays, image_size=image_size, load_size=load_size,
-                       batch_size=batch_size)
+                       batch_size=batch_size, on_error="raise")
     out, done = [], 0
     with Progress(len(records), images_per_step=1, desc=desc) as bar:
         for batch in ds:

@@ -60,7 +60,9 @@ def test_stale_or_mismatched_cache_is_an_error(records, tmp_path):
     calls = ex.calls
     fresh = F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex, refresh=True)
     assert ex.calls > calls
-    np.testing.assert_allclose(fresh[1, 0], fresh[1, 0])
+    # the refreshed row is the edited image's (every pixel 200), the others are unchanged (0 and 80): the stand-in
+    # returns channel means of the Caffe-preprocessed batch, whose first channel is blue minus its ImageNet mean 103.939
+    np.testing.assert_allclose(fresh[:, 0], np.array([0.0, 200.0, 80.0]) - 103.939, atol=1e-3)
     again = F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex)
     np.testing.assert_array_equal(fresh, again)
 

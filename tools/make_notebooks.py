@@ -3,8 +3,8 @@
     python tools/make_notebooks.py            # rewrites notebooks/*.ipynb
     python tools/make_notebooks.py --out DIR  # writes them somewhere else (the tests compare the two)
 
-The notebooks are thin: every computation is a call to the package (``fg_common`` / ``zs_common`` with configs
-resolved by the same parsers as the command lines; ``sbir_tf.experiments.notebook_helpers`` for showing tables
+The notebooks are thin: every computation is a call to the package (configs resolved by the command lines' own
+``sbir_tf.run.cli``, runs by ``sbir_tf.run.runner`` through ``notebook_helpers``; ``sbir_tf.experiments.notebook_helpers`` for showing tables
 and the PNGs the runs write). Each has a ``parameters``-tagged cell (papermill): ``SMOKE = True`` runs tiny
 configs on the embedded synthetic data in a few minutes on a CPU (this is what CI runs with
 ``pytest --nbmake notebooks``); ``SMOKE = False`` runs the papers' settings (GPU).
@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from sbir_tf.experiments import fg_common
 from sbir_tf.models import backbones
+from sbir_tf.tasks import fg as fg_task
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def fg_notebook():
            "Cross-domain generative learning: a VGG16 encoder maps sketches and photos to a 256-d l2-normalised "
            "embedding trained with classification and triplet losses, and a shallow deconvolution decoder "
            "reconstructs the sketch from either embedding. This notebook rebuilds the paper's tables and figures "
-           "with the package: each run is `fg_common.run_experiment` (the code behind "
+           "with the package: each run is `sbir_tf.run.runner.run` (the code behind "
            "`python -m sbir_tf.experiments.sketchy_fg`), and every figure is a PNG the run wrote.\n\n"
            "**With `SMOKE = True` (default) the numbers are a plumbing check on tiny synthetic data, not a "
            "reproduction.** The tables print the published numbers in their own columns and the setting of every "
@@ -97,16 +97,17 @@ def fg_notebook():
         code(SETUP),
         code(_params('TABLE3_VARIANTS = None  # None = ["vgg16", "vgg16-D", "googlenet"] if SMOKE else all four of Table 3\n'
                      'TABLE4_SHARING = None   # None = ["heterogeneous"] if SMOKE else all three of Table 4\n',
-                     fg_common.WEIGHT_NAMES),
+                     fg_task.WEIGHT_NAMES),
              tags=["parameters"]),
         md("## Configuration\nThe config of every run is resolved by the command line's own parser "
-           "(`fg_common.build_parser` + `config_from_args`), so a notebook run and a CLI run with the same flags "
+           "(`notebook_helpers.config_from_flags`, i.e. `sbir_tf.run.cli`), so a notebook run and a CLI run with the same flags "
            "are the same run."),
         code('''\
 import tempfile
 
-from sbir_tf.experiments import fg_common, fg_presets
+from sbir_tf.configs import fg as fg_presets
 from sbir_tf.experiments import notebook_helpers as nh
+from sbir_tf.tasks import fg as fg_task
 
 PRESET = CONFIG or ("smoke" if SMOKE else "paper")
 OUT = Path(OUTPUT_DIR or (tempfile.mkdtemp(prefix="fg_sbir_pang2017_") if SMOKE else "runs/fg_sbir_pang2017"))
@@ -118,13 +119,12 @@ def make_config(**flags):
     values = dict(data_dir=DATA_DIR, config=PRESET, weights=WEIGHTS, steps=STEPS, image_size=IMAGE_SIZE)
     values.update(flags)
     argv = [item for key, value in values.items() if value is not None for item in (f"--{key}", str(value))]
-    args = fg_common.build_parser("notebook", "").parse_args(argv + ["--set", *EXTRA_SETS])
-    return fg_common.validate_config(fg_common.config_from_args(args, dataset="sketchy"))
+    return nh.config_from_flags("sketchy_fg", argv + (["--set", *EXTRA_SETS] if EXTRA_SETS else []))
 
 
 base = make_config()
-data = fg_common.load_data(base)  # read once, shared by every run below
-index, split = data
+data = nh.load_data("sketchy_fg", base)  # read once, shared by every run below
+index, split = data.index, data.split
 print(f"{index.name}: {len(split.classes)} classes, {len(split.train_sketches)} training sketches, "
       f"{len(split.query_sketches)} queries, gallery {len(split.gallery_photos)} photos; runs in {OUT}")
 '''),
@@ -148,7 +148,7 @@ settings = [(v, None) for v in variants] + [("vgg16", s) for s in sharings]
 runs = {}
 for variant, sharing in settings:
     # GoogLeNet has no built-in pretrained weights (the named sources are VGG16's): random unless WEIGHTS is a file
-    googlenet_random = fg_presets.VARIANTS[variant][0] == "googlenet" and (WEIGHTS or "none") in fg_common.WEIGHT_NAMES
+    googlenet_random = fg_presets.VARIANTS[variant][0] == "googlenet" and (WEIGHTS or "none") in fg_task.WEIGHT_NAMES
     cfg = make_config(variant=variant, sharing=sharing, **({"weights": "none"} if googlenet_random else {}))
     key = (cfg.variant, cfg.model.sharing)
     if key not in runs:
@@ -184,7 +184,7 @@ def zs_notebook():
         md("# Zero-shot SBIR — WAD-CMSN (Xu, Hu, Cai 2022)\n\n"
            "VGG16 features of sketches and photos are mapped to a 64-d semantic space by generators trained "
            "against Wasserstein critics, with word-vector + WordNet side information, cycle, classification and "
-           "identity-matching losses. Each run is `zs_common.run` (the code behind "
+           "identity-matching losses. Each run is `sbir_tf.run.runner.run` (the code behind "
            "`python -m sbir_tf.experiments.sketchy_zs` / `tuberlin_zs`); every figure is a PNG the run wrote.\n\n"
            "**With `SMOKE = True` (default) the numbers are a plumbing check on tiny synthetic data, not a "
            "reproduction.** Published numbers are printed in their own columns, with the setting of every measured "
@@ -198,13 +198,14 @@ def zs_notebook():
                      '"wasserstein"] if SMOKE else the other six\n',
                      backbones.KNOWN_WEIGHTS),
              tags=["parameters"]),
-        md("## Configuration\nConfigs come from the command line's own parser (`zs_common.build_parser` + "
-           "`config_from_args`). VGG16 features are extracted once per dataset and cached; every later run reuses "
+        md("## Configuration\nConfigs come from the command line's own resolution "
+           "(`notebook_helpers.config_from_flags`, i.e. `sbir_tf.run.cli`). The Sketchy gallery is Sketchy Extended: "
+           "a root without its photo folder needs `dataset_reader=\"sketchy\"` (`make_config`). VGG16 features are extracted once per dataset and cached; every later run reuses "
            "them."),
         code('''\
 import tempfile
 
-from sbir_tf.experiments import zs_common, zs_presets
+from sbir_tf.configs import zs as zs_presets
 from sbir_tf.experiments import notebook_helpers as nh
 
 PRESET = CONFIG or ("smoke" if SMOKE else "paper")
@@ -217,7 +218,7 @@ def make_config(dataset, **flags):
     values = dict(data_dir=DATA[dataset], config=PRESET, weights=WEIGHTS, steps=STEPS, image_size=IMAGE_SIZE,
                   **flags)
     argv = [item for key, value in values.items() if value is not None for item in (f"--{key}", str(value))]
-    return zs_common.config_from_args(zs_common.build_parser(dataset).parse_args(argv), dataset)
+    return nh.config_from_flags(f"{dataset}_zs", argv)
 
 
 def setting(dataset, ablation="full", semantics=None):
@@ -238,7 +239,7 @@ if TUBERLIN_DIR is not None or not SMOKE:
 # Tables 1-2 "Softmax (Baseline)": nearest neighbour on the raw VGG16 features (no training)
 raw_runs = {dataset: setting(dataset, ablation=zs_presets.RAW_FEATURES) for dataset in main}
 semantic_runs = {spec: setting("sketchy", semantics=spec)
-                 for spec in (SEMANTICS or (["glove", "path"] if SMOKE else list(zs_common.SEMANTICS_EXAMPLES)))}
+                 for spec in (SEMANTICS or (["glove", "path"] if SMOKE else list(zs_presets.SEMANTICS_EXAMPLES)))}
 ablation_runs = {name: setting("sketchy", ablation=name)
                  for name in (ABLATIONS or (["adv_no_wasserstein", "wasserstein"] if SMOKE else
                               [row for row in zs_presets.TABLE4_ROWS if row != "full"]))}

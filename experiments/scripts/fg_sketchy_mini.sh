@@ -15,10 +15,11 @@ distance=${DECODER_DISTANCE:-pixel_mse}
 runs=${1:-runs/fg_sketchy_mini_${weights}_$distance}
 shift || true
 variants=("${@:-vgg16 vgg16-D}")
+# --resume whenever the folder holds a run (sbir_tf.run.resume: a finished run is read back, a killed one continues)
+holds_run() { python -c 'import sys; from sbir_tf.run.resume import holds_run; sys.exit(not holds_run(sys.argv[1]))' "$1"; }
 for variant in ${variants[@]}; do
   out="$runs/$variant"
-  [ -f "$out/metrics.json" ] && continue
-  resume=(); [ -d "$out/checkpoints" ] && [ -n "$(ls -A "$out/checkpoints" 2>/dev/null)" ] && resume=(--resume)
+  resume=(); if holds_run "$out"; then resume=(--resume); fi
   python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights "$weights" --image_size 112 \
     --steps 250 --batch_size 12 --variant "$variant" --seed 0 --set loss.decoder_distance="$distance" \
     --output_dir "$out" "${resume[@]}"

@@ -1,6 +1,6 @@
 """Median training step time per ``model.frozen_blocks`` from the runs of ``frozen_blocks_timing.sh``.
 
-Step times come from each run's ``history.json`` (``time``: seconds since the loop started, logged at steps 1, 2, 4,
+Step times come from each run's ``history.jsonl`` (older records: ``history.json``; ``time``: seconds since the loop started, logged at steps 1, 2, 4,
 ..., 12). The interval 0->1 (tracing of the first step) is left out; "steps 2->12" includes the stage-2 trace.
 Usage: python experiments/scripts/frozen_blocks_timing.py [RUNS_DIR] (default: the recorded runs)
 """
@@ -15,8 +15,15 @@ from pathlib import Path
 IMAGES_PER_STEP = 36  # 12 triplets
 
 
+def history(run: Path) -> list[dict]:
+    """The run's logged rows: ``history.jsonl`` (one JSON row per line), or ``history.json`` of older records."""
+    if (run / "history.jsonl").is_file():
+        return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if line.strip()]
+    return json.loads((run / "history.json").read_text())
+
+
 def seconds_per_step(run: Path, first: int, last: int) -> float:
-    times = {row["step"]: row["time"] for row in json.loads((run / "history.json").read_text())}
+    times = {row["step"]: row["time"] for row in history(run)}
     return (times[last] - times[first]) / (last - first)
 
 

@@ -11,7 +11,7 @@ for round in "0 3 4:" "4 3 0:_r2" "3 0 4:_r3"; do
   order=${round%%:*}; suffix=${round##*:}
   for k in $order; do
     out="$runs/k$k$suffix"
-    [ -f "$out/metrics.json" ] && continue
+    [ -f "$out/metrics.json" ] && continue  # a timing run is redone from scratch, never resumed
     rm -rf "$out"
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --image_size 112 --batch_size 12 \
       --steps 12 --set train.log_every=2 --frozen_blocks "$k" --output_dir "$out"

@@ -22,7 +22,7 @@ for run in "$fg_runs"/*/; do
   [ -f "$run/metrics.json" ] || continue
   dest="experiments/fg_sketchy_mini_${weights}_${distance}_112px/$(basename "$run")"
   mkdir -p "$dest"
-  for file in config.json environment.json metrics.json history.json; do
+  for file in config.json environment.json metrics.json history.jsonl history.json; do
     if [ -f "$run/$file" ]; then cp "$run/$file" "$dest"/; fi
   done
   if [ -d "$run/figures" ]; then cp -r "$run/figures" "$dest"/; fi

@@ -8,7 +8,8 @@
 #   the embedded synthetic set: full model and raw baseline.
 # VGG16 weights: $WEIGHTS, default `imagenet-offline` (ImageNet conv weights, no download; the records of
 # experiments/zs_sketchy_mini_hed_sempcyc25 were made with WEIGHTS=hed, the old Eq. 8 and Keras's RMSprop).
-# Finished runs are skipped, killed runs resume: re-run the script to continue.
+# sketchy_mini has no Sketchy Extended photo folder: the gallery is the plain Sketchy photos (--dataset_reader sketchy),
+# as in the recorded runs. Finished runs are read back, killed runs resume: re-run the script to continue.
 # Usage: [WEIGHTS=...] [STEPS=2000] [SEEDS="0 1 2"] bash experiments/scripts/zs_sketchy_mini.sh [RUNS_DIR]
 #        (then: bash experiments/scripts/record_runs.sh; python -m sbir_tf.experiments.report)
 set -euo pipefail
@@ -19,11 +20,12 @@ steps=${STEPS:-2000}
 seeds=${SEEDS:-0 1 2}
 runs=${1:-runs/zs_sketchy_mini_$weights}
 
-run() {  # run OUT ARGS...: one job, skipped when finished, resumed when it has a checkpoint
+# --resume whenever the folder holds a run (sbir_tf.run.resume: a finished run is read back, a killed one continues)
+holds_run() { python -c 'import sys; from sbir_tf.run.resume import holds_run; sys.exit(not holds_run(sys.argv[1]))' "$1"; }
+run() {  # run OUT ARGS...: one job (finished: read back; killed: resumed)
   local out=$1; shift
-  [ -f "$out/metrics.json" ] && return 0
   local resume=()
-  [ -n "$(ls -A "$out/checkpoints" 2>/dev/null)" ] && resume=(--resume)
+  if holds_run "$out"; then resume=(--resume); fi
   python -m sbir_tf.experiments.sketchy_zs --weights "$weights" --config cpu --steps "$steps" \
     --output_dir "$out" "${resume[@]}" "$@"
 }
@@ -31,10 +33,11 @@ run() {  # run OUT ARGS...: one job, skipped when finished, resumed when it has 
 for seed in $seeds; do
   for ablation in full raw_features adv_no_wasserstein adv_no_wasserstein+identity wasserstein \
                   wasserstein+cycle wasserstein+cls wasserstein+identity; do
-    run "$runs/$ablation/seed$seed" --data_dir "$data" --split sempcyc25 --ablation "$ablation" --seed "$seed"
+    run "$runs/$ablation/seed$seed" --data_dir "$data" --dataset_reader sketchy --split sempcyc25 \
+      --ablation "$ablation" --seed "$seed"
   done
   for semantics in glove path jcn glove+path; do
-    run "$runs/full_$semantics/seed$seed" --data_dir "$data" --split sempcyc25 --ablation full \
+    run "$runs/full_$semantics/seed$seed" --data_dir "$data" --dataset_reader sketchy --split sempcyc25 --ablation full \
       --semantics "$semantics" --seed "$seed"
   done
   for ablation in full raw_features; do

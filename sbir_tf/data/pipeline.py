@@ -29,10 +29,12 @@ Memory: array-backed tables are gathered to one tensor per record list; above :d
 table is held in a ``tf.Variable`` so it is never serialised into a dataset graph.
 
 Bad files. Readers already skip invalid files. If a file still fails to decode at run time (deleted, truncated
-after indexing), that single image is replaced by a white image and a warning naming the file is printed to
-stderr. The replacement happens per image inside the element's map (a one-element dataset with
-``ignore_errors()`` followed by the white fallback), so no element is dropped, batches stay aligned with steps and
-the stream stays a pure function of ``(seed, step)``. Pass ``on_error="raise"`` to fail instead.
+after indexing), ``on_error`` decides: ``"raise"`` (the default of :func:`triplet_dataset`, training) stops with an
+``InvalidArgumentError`` whose message reads ``could not decode image <path>``, which the run layer reports as a
+data error naming the file; ``"blank"`` (the default of the display and embedding pipelines) replaces that single
+image by a white image and prints a warning naming the file. Both happen per image inside the element's map (a
+one-element dataset with ``ignore_errors()`` followed by the fallback branch), so no element is dropped and the
+stream stays a pure function of ``(seed, step)``.
 """
 from __future__ import annotations
 
@@ -147,15 +149,23 @@ class ImageSource:
         return decode_to_rgb(encoded)
 
     def load(self, i: tf.Tensor, size: int, on_error: str = "blank") -> tf.Tensor:
-        """Row ``i`` resized to float32 ``[size, size, 3]`` in [0, 255]; a white image if it cannot be decoded."""
+        """Row ``i`` resized to float32 ``[size, size, 3]`` in [0, 255]. An image that cannot be decoded raises
+        ``InvalidArgumentError`` "could not decode image <path>" (``on_error="raise"``) or becomes a white image with
+        a warning naming the file (``"blank"``)."""
         if on_error not in _ON_ERROR:
             raise ValueError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
 
         def good(j):
             return resize_square(self.decode(j), size)
 
-        if on_error == "raise" or self.kind == "pixels":
+        if self.kind == "pixels":
             return good(i)
+
+        def fail(j):
+            name = tf.gather(self._names, j)
+            check = tf.debugging.Assert(False, ["could not decode image", name], name="undecodable_image")
+            with tf.control_dependencies([check]):
+                return tf.fill([size, size, 3], 255.0)
 
         def blank(j):
             warn = tf.print("sbir_tf: could not decode image", tf.gather(self._names, j),
@@ -164,7 +174,8 @@ class ImageSource:
                 return tf.fill([size, size, 3], 255.0)
 
         one = tf.data.Dataset.from_tensors(i)
-        ds = one.map(good).ignore_errors().concatenate(one.map(blank)).take(1)
+        fallback = fail if on_error == "raise" else blank
+        ds = one.map(good).ignore_errors().concatenate(one.map(fallback)).take(1)
         out = ds.get_single_element()
         out.set_shape([size, size, 3])
         return out
@@ -319,7 +330,7 @@ def _random_crop_flip(image, oy, ox, flip, size):
 def triplet_dataset(sketches: Sequence[Record], photos: Sequence[Record], class_to_label: dict[str, int], *,
                     arrays: dict | None = None, image_size: int = 224, load_size: int | None = None,
                     batch_size: int = 32, hard_negative_prob: float = 0.5, seed: int = 0, start_step: int = 0,
-                    flip: bool = True, on_error: str = "blank") -> tf.data.Dataset:
+                    flip: bool = True, on_error: str = "raise") -> tf.data.Dataset:
     """Infinite stream of training triplet batches; batch ``k`` depends only on ``(seed, start_step + k)``.
 
     Each element is a dict: ``sketch``, ``positive``, ``negative`` float32 ``[B, S, S, 3]`` VGG-preprocessed

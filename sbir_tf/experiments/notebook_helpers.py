@@ -1,6 +1,6 @@
 """Thin helpers for the notebooks in ``notebooks/``: they run the same package functions as the command lines
-(``fg_common.run_experiment``, ``zs_common.run``) and show what those wrote (``metrics.json``, ``figures/*.png``)
-through the report module. No training or evaluation logic lives here.
+(configs resolved by :mod:`sbir_tf.run.cli`, runs by :func:`sbir_tf.run.runner.run`) and show what those wrote
+(``metrics.json``, ``figures/*.png``) through the report module. No training or evaluation logic lives here.
 """
 from __future__ import annotations
 
@@ -13,48 +13,44 @@ from sbir_tf.experiments import report
 
 
 # ---------------------------------------------------------------------------------------------- runs
-def _stored_config(output_dir: Path) -> dict | None:
-    path = Path(output_dir) / "config.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def config_from_flags(prog: str, argv: Sequence[str] = ()):
+    """The config ``python -m sbir_tf.experiments.<prog> <argv>`` would run (the command line's own resolution,
+    :func:`sbir_tf.run.cli.resolve_config`), validated."""
+    from sbir_tf.run import cli
+    from sbir_tf.run.defaults import task_for
+
+    task = task_for(prog)
+    cfg = cli.resolve_config(task, cli.build_parser(task, prog).parse_args(list(argv)))
+    task.validate(cfg)
+    return cfg
 
 
-def _reuse_or_resume(cfg, output_dir: Path) -> tuple[dict | None, bool]:
-    """``(metrics, resume)``: the stored metrics when ``output_dir`` already holds this exact finished run;
-    ``resume=True`` when it holds an unfinished run of the same config; ``ValueError`` for another config."""
-    stored = _stored_config(output_dir)
-    if stored is None:
-        return None, False
-    if stored != cfg.to_dict():
-        raise ValueError(f"{output_dir} holds a run with a different config; choose another OUTPUT_DIR")
-    metrics = Path(output_dir) / "metrics.json"
-    if metrics.is_file():
-        return json.loads(metrics.read_text()), False
-    return None, True
+def load_data(prog: str, cfg):
+    """The task data of ``cfg`` (read once, shared by several runs through ``data=``)."""
+    from sbir_tf.run.defaults import task_for
+
+    return task_for(prog).load_data(cfg)
+
+
+def _run(prog: str, cfg, output_dir: str | Path, **kwargs) -> dict:
+    """:func:`sbir_tf.run.runner.run` with ``resume`` whenever ``output_dir`` already holds a run, so the one resume
+    policy (:mod:`sbir_tf.run.resume`) decides: a finished run of the same config is read back, an unfinished one
+    continued, a run of another config is an error."""
+    from sbir_tf.run import resume, runner
+    from sbir_tf.run.defaults import task_for
+
+    return runner.run(task_for(prog), cfg, output_dir, resume=resume.holds_run(output_dir), name=prog, **kwargs)
 
 
 def run_fine_grained(cfg, output_dir: str | Path, *, data=None, verbose: bool = True) -> dict:
-    """``fg_common.run_experiment`` for one config; a finished run of the same config in ``output_dir`` is read
-    back instead of retrained, an unfinished one resumed from its checkpoint."""
-    from sbir_tf.experiments import fg_common
-
-    output_dir = Path(output_dir)
-    metrics, resume = _reuse_or_resume(cfg, output_dir)
-    if metrics is not None:
-        print(f"[notebook] {output_dir}: finished run found, not retrained")
-        return metrics
-    return fg_common.run_experiment(cfg, output_dir, resume=resume, data=data, verbose=verbose)
+    """One fine-grained run (``sketchy_fg``'s task) into ``output_dir`` (see :func:`_run`)."""
+    prog = "qmul_fg" if str(cfg.data.dataset).startswith("qmul") else "sketchy_fg"
+    return _run(prog, cfg, output_dir, data=data, verbose=verbose)
 
 
 def run_zero_shot(cfg, output_dir: str | Path, *, progress: bool = False) -> dict:
-    """``zs_common.run`` for one config (finished runs are read back, unfinished ones resumed)."""
-    from sbir_tf.experiments import zs_common
-
-    output_dir = Path(output_dir)
-    metrics, resume = _reuse_or_resume(cfg, output_dir)
-    if metrics is not None:
-        print(f"[notebook] {output_dir}: finished run found, not retrained")
-        return metrics
-    return zs_common.run(cfg, output_dir, resume=resume, progress=progress)
+    """One zero-shot run (``<dataset>_zs``'s task) into ``output_dir`` (see :func:`_run`)."""
+    return _run(f"{cfg.data.dataset}_zs", cfg, output_dir, progress=progress)
 
 
 def run_zero_shot_seeds(configs: Sequence, output_dir: str | Path) -> Path:

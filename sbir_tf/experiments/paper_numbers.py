@@ -18,7 +18,7 @@ top 100. Values are fractions (a printed 50.14% is 0.5014); ``dimension`` is the
 Which of our records sit beside a paper row:
 
 * ``match``: keys a record must have with these values. Fine-grained records: ``variant`` (``vgg16``, ``vgg16-D``,
-  ``googlenet``, ``googlenet-D``, see ``fg_presets.VARIANTS``) and ``sharing`` (``siamese``, ``hybrid``,
+  ``googlenet``, ``googlenet-D``, see ``sbir_tf.configs.fg.VARIANTS``) and ``sharing`` (``siamese``, ``hybrid``,
   ``heterogeneous``). Zero-shot records: ``ablation`` (Table 4 names, ``full``, ``raw_features``) and, in Table 3,
   ``semantics`` (a ``--semantics`` spec such as ``w2v+jcn``). A row without ``match`` is a competitor we do not
   run. The record's dataset must also be the entry's (Sketchy / TU-Berlin).

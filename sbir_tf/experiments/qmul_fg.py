@@ -7,18 +7,17 @@
 QMUL-V1: the photo side is the edge map of each photo (as in the original Triplet-SN setting); sketch ``i`` matches
 edge map ``i``; train/test pairs are the dataset's own. The gallery is all test photos (edge maps), the queries
 their sketches (no distractors). QMUL-V1 sets hold one category, so the classification loss L_C is zero there and
-only L_T (and L_D in stage 2) train the encoder. Everything else (model, schedules, artefacts) is shared with ``sketchy_fg``.
+only L_T (and L_D in stage 2) train the encoder. Everything else (model, schedules, artefacts) is shared with ``sketchy_fg``
+(``sbir_tf.tasks.fg``).
 """
 from __future__ import annotations
 
 import sys
 
-from sbir_tf.experiments.fg_common import main as _main
+from sbir_tf.run import cli
+from sbir_tf.run.defaults import PROGRAMS
 
-
-def main(argv=None) -> dict:
-    return _main(argv, name="qmul_fg", dataset="qmul_v1", qmul=True, description=__doc__.split("\n")[0])
-
+main = cli.entry(PROGRAMS["qmul_fg"], "qmul_fg", __doc__.split("\n")[0])
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

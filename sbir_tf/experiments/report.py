@@ -8,9 +8,9 @@
 A *record* is a folder holding ``metrics.json`` (plus ``config.json``, ``environment.json`` and ``figures/``, as
 ``sbir_tf.train.run_dir.RunDir`` writes them). Three kinds are read:
 
-* fine-grained (``fg_common.run_experiment``): ``acc@K``, ``chance``, ``variant``, ``sharing``, ``schedule``,
+* fine-grained (``sbir_tf.tasks.fg``): ``acc@K``, ``chance``, ``variant``, ``sharing``, ``schedule``,
   ``dataset``, ``image_size``, ``weights``, ``steps``, ``seed``, ...
-* zero-shot (``zs_common.run``): ``wadcmsn`` / ``baseline_raw_features`` score dicts (``mAP@all``, ``P@100``,
+* zero-shot (``sbir_tf.tasks.zs``): ``wadcmsn`` / ``baseline_raw_features`` score dicts (``mAP@all``, ``P@100``,
   ``mAP@200``, ``P@200``), ``split``, ``semantics`` (the requested spec), ``side_information`` (the text model
   requested and used: a run whose word2vec was substituted by GloVe is labelled, matched and flagged by the side
   information it used, :func:`semantics_used`), ``ablation``, ``features``, ``seed``, ...
@@ -223,7 +223,7 @@ def _text_model(vectors_name: str) -> str:
 
 def semantics_used(metrics: dict) -> tuple[str, str | None]:
     """``(spec, substitution)``: the side information a zero-shot run actually used and, when its text model was
-    substituted (``side_information.text_substituted`` in ``metrics.json``, written by ``zs_common.run``: word2vec
+    substituted (``side_information.text_substituted`` in ``metrics.json``, written by ``sbir_tf.tasks.zs``: word2vec
     asked for, GloVe used), a note saying so; ``(requested spec, None)`` otherwise.
 
     ``{"semantics": "w2v+jcn", "side_information": {"text_requested": "word2vec", "text_used": "glove-6b-50d",
@@ -352,7 +352,7 @@ def seed_sort_key(seed) -> tuple:
 # ------------------------------------------------------------------------------------------------ matching
 def _canonical_semantics(spec) -> tuple | str:
     try:
-        from sbir_tf.experiments.zs_common import parse_semantics
+        from sbir_tf.configs.zs import parse_semantics
 
         return parse_semantics(str(spec))
     except (ValueError, ImportError):
@@ -361,7 +361,7 @@ def _canonical_semantics(spec) -> tuple | str:
 
 def _ablation(name) -> str:
     try:
-        from sbir_tf.experiments.zs_presets import canonical_ablation
+        from sbir_tf.configs.zs import canonical_ablation
 
         return canonical_ablation(str(name))
     except (ValueError, ImportError):
@@ -369,9 +369,9 @@ def _ablation(name) -> str:
 
 
 def _is_raw(metrics: dict) -> bool:
-    """Whether a zero-shot record is the raw-feature nearest-neighbour baseline (``zs_presets.RAW_FEATURES`` or one
-    of its aliases): no model, no training, no side information."""
-    from sbir_tf.experiments.zs_presets import RAW_FEATURES
+    """Whether a zero-shot record is the raw-feature nearest-neighbour baseline (``configs.zs.RAW_FEATURES`` or one of
+    its aliases): no model, no training, no side information."""
+    from sbir_tf.configs.zs import RAW_FEATURES
 
     return _ablation(metrics.get("ablation")) == RAW_FEATURES
 

@@ -11,21 +11,21 @@
 the photos ``tx_000000000000``, ``cpu`` and ``smoke`` read ``tx_000000000000`` for both. Records for
 ``--prepared_dir`` hold one sketch rendering each: ``python -m sbir_tf.data.prepare --dataset sketchy
 --sketch_rendering tx_000100000000 ...`` for the ``paper`` preset. Without either, the embedded synthetic dataset is
-used with the ``cpu`` preset (64 px, ``imagenet-offline`` VGG16 conv weights, ``fg_presets``), which finishes in a
-few minutes on 2 CPU cores. Protocol: train on the sketched photos not listed in ``info/testset.txt`` and their
+used with the ``cpu`` preset (64 px, ``imagenet-offline`` VGG16 conv weights, ``sbir_tf.configs.fg``), which
+finishes in a few minutes on 2 CPU cores. Protocol: train on the sketched photos not listed in ``info/testset.txt`` and their
 sketches; queries are the sketches of the test photos; the gallery is the test photos plus every never-sketched
-photo (distractors, never trained on). See ``sbir_tf.experiments.fg_common`` for the artefacts a run writes.
+photo (distractors, never trained on). Without ``--config``, real data runs the ``paper`` preset on a GPU and the
+``cpu`` preset (said on stderr) without one. The run writes ``runs/sketchy_fg/<dataset>_<preset>_<variant>_seed<k>``
+unless ``--output_dir`` is given (``sbir_tf.run.runner`` lists the artefacts; ``sbir_tf.tasks.fg`` is the task).
 """
 from __future__ import annotations
 
 import sys
 
-from sbir_tf.experiments.fg_common import main as _main
+from sbir_tf.run import cli
+from sbir_tf.run.defaults import PROGRAMS
 
-
-def main(argv=None) -> dict:
-    return _main(argv, name="sketchy_fg", dataset="sketchy", description=__doc__.split("\n")[0])
-
+main = cli.entry(PROGRAMS["sketchy_fg"], "sketchy_fg", __doc__.split("\n")[0])
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -6,13 +6,18 @@
     python -m sbir_tf.experiments.sketchy_zs --prepared_dir /path/to/tfds --split sempcyc25   # prepared records
 
 Splits: sempcyc25 (default), sake25, eccv21. Features are cached per (dataset, domain, weights, image size), so
-every ablation / seed / semantics run after the first reuses them. See ``sbir_tf.experiments.zs_common``.
+every ablation / seed / semantics run after the first reuses them. The Sketchy gallery is Sketchy
+Extended (its photo folder must exist; ``--dataset_reader sketchy`` reads the plain Sketchy photos on purpose). See
+``sbir_tf.tasks.zs``.
 """
 from __future__ import annotations
 
 import sys
 
-from sbir_tf.experiments.zs_common import main
+from sbir_tf.run import cli
+from sbir_tf.run.defaults import PROGRAMS
+
+main = cli.entry(PROGRAMS["sketchy_zs"], "sketchy_zs", __doc__.split("\n")[0])
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], "sketchy"))
+    sys.exit(main(sys.argv[1:]))

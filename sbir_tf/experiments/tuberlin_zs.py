@@ -3,13 +3,16 @@
     python -m sbir_tf.experiments.tuberlin_zs                     # offline: synthetic set, cpu preset
     python -m sbir_tf.experiments.tuberlin_zs --data_dir /path/to/tuberlin --split sempcyc30 --weights imagenet
 
-Splits: sempcyc30 (default), sake30. See ``sbir_tf.experiments.zs_common``.
+Splits: sempcyc30 (default), sake30. See ``sbir_tf.tasks.zs``.
 """
 from __future__ import annotations
 
 import sys
 
-from sbir_tf.experiments.zs_common import main
+from sbir_tf.run import cli
+from sbir_tf.run.defaults import PROGRAMS
+
+main = cli.entry(PROGRAMS["tuberlin_zs"], "tuberlin_zs", __doc__.split("\n")[0])
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], "tuberlin"))
+    sys.exit(main(sys.argv[1:]))

@@ -17,7 +17,7 @@ factor 1/N, so the balance of Eq. 1 is unchanged, and Adam's update does not dep
 its epsilon).
 
 :func:`fg_loss_terms` computes the terms of one batch and their weighted sum; it is the loss of the trainer
-(:func:`sbir_tf.train.fg_trainer.pang_loss_terms`). All hyper-parameters live in :class:`PangHyperparams`
+(:class:`sbir_tf.train.fg_step.FGStep`). All hyper-parameters live in :class:`PangHyperparams`
 (``PANG_2017`` is the paper's setting). All functions take and return float32 (inputs are cast), so they work under
 a mixed-precision policy.
 """

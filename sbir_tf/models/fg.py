@@ -1,7 +1,8 @@
 """Fine-grained SBIR model of Pang, Song, Xiang, Hospedales, "Cross-domain Generative Learning for Fine-Grained
 Sketch-Based Image Retrieval" (BMVC 2017).
 
-Three parts, each a Keras Functional model:
+Three parts, each a functional ``keras.Model`` subclass registered under the package ``sbir_tf``
+(:class:`FGEncoder`, :class:`FGDecoder`, :class:`FGClassifier`), held by :class:`PangModel`:
 
 * encoder E (Sec. 3.1): image -> 256-d l2-normalised joint embedding. VGG16 conv blocks (``backbones.vgg16_trunk``)
   followed by the *embedding head*: flatten pool5, ``fc1``/``fc2`` (fc6/fc7 of VGG16: 4096-d, ReLU, dropout 0.5 as in
@@ -35,6 +36,12 @@ still takes the pretrained weights. ``pooling="gap"`` global-average-pools pool5
 Frozen conv blocks (``frozen_blocks``, not in the paper, which trains every layer): a cheaper setting for CPU runs.
 ``frozen_blocks=k`` keeps VGG16 conv blocks 1..k at their initial (e.g. ImageNet) weights
 (:func:`freeze_vgg16_blocks`); ``0``, the default of every preset, trains everything as the paper does.
+
+Saving: every class here echoes its constructor arguments in ``get_config`` (:class:`PangModel` nests its parts'
+serialised configs, and re-ties a ``hybrid``/``hybrid_fc`` pair when it rebuilds them), so
+``keras.saving.load_model`` returns the same classes, structure and weights (``sbir_tf.export.save_run_model``).
+``from_config`` builds the architecture only; pretrained weights are applied by :mod:`sbir_tf.models.pretrained`
+when a model is first built (:func:`build_fg_model`), never while a config is read.
 """
 from __future__ import annotations
 
@@ -47,8 +54,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from sbir_tf.models import backbones
+from sbir_tf.models import backbones, pretrained
 from sbir_tf.models.googlenet import GOOGLENET_FEATURE_DIM, googlenet
+from sbir_tf.models.serialization import current_policy, jsonable, policy_scope
 
 BACKBONES = ("vgg16", "googlenet")
 #: Weight-sharing strategies (Table 4, Sec. 3.3, Pang et al. 2017); ``hybrid_fc`` is an extra, not in the paper.
@@ -172,36 +180,108 @@ def freeze_vgg16_blocks(trunk: keras.Model, frozen_blocks: int) -> list[str]:
     return names
 
 
-def _trunk(cfg: Mapping, image_size: int, weights, name: str) -> keras.Model:
-    if cfg["backbone"] == "vgg16":
-        trunk = backbones.vgg16_trunk((image_size, image_size, 3), weights=weights, name=name)
-        freeze_vgg16_blocks(trunk, cfg["frozen_blocks"])
-        return trunk
-    return googlenet((image_size, image_size, 3), weights=weights, dropout=cfg["googlenet_dropout"], name=name)
+#: How a sketch encoder may reuse layers of the photo encoder (:class:`FGEncoder` ``tie``): ``"embedding"`` (the
+#: ``hybrid`` strategy: only the joint embedding layer is shared) or ``"head"`` (``hybrid_fc``: fc1, fc2 and the
+#: embedding layer are shared).
+TIES = ("embedding", "head")
+#: Which layers the sketch encoder takes from the photo encoder, per weight-sharing strategy (``siamese`` uses one
+#: encoder object for both domains).
+SHARING_TIES: dict[str, str | None] = {"heterogeneous": None, "hybrid": "embedding", "hybrid_fc": "head"}
 
 
-def _head(cfg: Mapping, trunk: keras.Model, name: str, shared_embedding: layers.Dense | None = None) -> keras.Model:
-    if cfg["backbone"] == "vgg16":
-        return embedding_head(trunk.output.shape[1:], fc_dims=cfg["fc_dims"], dropout=cfg["dropout"],
-                              embedding_dim=cfg["embedding_dim"], pooling=cfg["pooling"], name=name,
-                              shared_embedding=shared_embedding)
-    return embedding_head((GOOGLENET_FEATURE_DIM,), fc_dims=(), dropout=0.0, embedding_dim=cfg["embedding_dim"],
-                          name=name, shared_embedding=shared_embedding)
+@keras.saving.register_keras_serializable(package="sbir_tf")
+class FGEncoder(keras.Model):
+    """Encoder E (Sec. 3.1, Pang et al. 2017): ``[B, S, S, 3]`` Caffe-preprocessed images -> ``[B, embedding_dim]``
+    float32 embeddings of unit l2 norm.
+
+    A functional ``keras.Model`` subclass: the conv trunk (``trunk``: VGG16 conv blocks or GoogLeNet) followed by the
+    embedding head (``head``: :func:`embedding_head`). ``get_config`` returns the constructor arguments, so
+    ``from_config`` rebuilds the architecture with fresh (random) weights; pretrained weights are applied afterwards
+    (:mod:`sbir_tf.models.pretrained`). ``frozen_blocks=k`` marks VGG16 conv blocks 1..k not trainable
+    (:func:`freeze_vgg16_blocks`).
+
+    ``tie`` / ``tie_to``: the layers this encoder reuses from another encoder ``tie_to`` (the photo encoder):
+    ``"embedding"`` (``hybrid``: its own fc1/fc2, the other head's ``embedding`` layer) or ``"head"``
+    (``hybrid_fc``: the other encoder's whole head on this encoder's trunk). ``tie`` is part of the config;
+    ``tie_to`` is an object and is not: :class:`PangModel` passes it when it rebuilds a tied pair, and an encoder
+    rebuilt alone from its config gets layers of its own with the same shapes.
+    """
+
+    def __init__(self, backbone: str = "vgg16", image_size: int = 224, embedding_dim: int = 256,
+                 fc_dims: Sequence[int] = (4096, 4096), dropout: float = 0.5, pooling: str = "flatten",
+                 frozen_blocks: int = 0, googlenet_dropout: float = 0.4, tie: str | None = None,
+                 trunk_name: str | None = None, head_name: str | None = None,
+                 tie_to: "FGEncoder | None" = None, name: str = "encoder", **kwargs) -> None:
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
+        if pooling not in POOLING:
+            raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLING}")
+        if tie is not None and tie not in TIES:
+            raise ValueError(f"unknown tie {tie!r}; choose None or one of {TIES}")
+        if tie_to is not None and tie is None:
+            raise ValueError("tie_to given without tie: say which layers to share ('embedding' or 'head')")
+        image_size = backbones.check_image_size(image_size)
+        frozen_blocks = check_frozen_blocks(frozen_blocks, backbone)
+        fc_dims = tuple(int(d) for d in fc_dims) if backbone == "vgg16" else ()
+        dropout = float(dropout) if backbone == "vgg16" else 0.0
+        trunk_name = trunk_name or f"{name}_trunk"
+        head_name = head_name or f"{name}_head"
+        shape = (image_size, image_size, 3)
+        if backbone == "vgg16":
+            trunk = backbones.vgg16_trunk(shape, weights=None, name=trunk_name)
+            freeze_vgg16_blocks(trunk, frozen_blocks)
+            features = tuple(trunk.output.shape[1:])
+        else:
+            trunk = googlenet(shape, weights=None, dropout=float(googlenet_dropout), name=trunk_name)
+            features = (GOOGLENET_FEATURE_DIM,)
+        if tie_to is not None:
+            mine = (backbone, image_size, int(embedding_dim), fc_dims, dropout, pooling)
+            theirs = (tie_to.backbone, tie_to.image_size, tie_to.embedding_dim, tie_to.fc_dims, tie_to.dropout,
+                      tie_to.pooling)
+            if mine != theirs:
+                raise ValueError(f"cannot tie encoders of different architectures: {mine} vs {theirs} "
+                                 "(backbone, image_size, embedding_dim, fc_dims, dropout, pooling)")
+        if tie == "head" and tie_to is not None:
+            head = tie_to.head
+        else:
+            shared = tie_to.head.get_layer("embedding") if tie == "embedding" and tie_to is not None else None
+            head = embedding_head(features, fc_dims=fc_dims, dropout=dropout, embedding_dim=int(embedding_dim),
+                                  pooling=pooling, name=head_name, shared_embedding=shared)
+        inputs = keras.Input(shape=shape, name=f"{name}_image")
+        super().__init__(inputs, head(trunk(inputs)), name=name, **kwargs)
+        self.trunk, self.head = trunk, head
+        self.backbone, self.image_size, self.embedding_dim = backbone, image_size, int(embedding_dim)
+        self.fc_dims, self.dropout, self.pooling = fc_dims, dropout, pooling
+        self.frozen_blocks, self.googlenet_dropout, self.tie = frozen_blocks, float(googlenet_dropout), tie
+        self.trunk_name, self.head_name = trunk_name, head_name
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, "backbone": self.backbone,
+                "image_size": self.image_size, "embedding_dim": self.embedding_dim, "fc_dims": list(self.fc_dims),
+                "dropout": self.dropout, "pooling": self.pooling, "frozen_blocks": self.frozen_blocks,
+                "googlenet_dropout": self.googlenet_dropout, "tie": self.tie, "trunk_name": self.trunk_name,
+                "head_name": self.head_name}
+
+    @classmethod
+    def from_config(cls, config: dict, tie_to: "FGEncoder | None" = None) -> "FGEncoder":
+        return cls(**config, tie_to=tie_to)
 
 
-def _encoder(trunk: keras.Model, head: keras.Model, name: str) -> keras.Model:
-    inputs = keras.Input(shape=trunk.input.shape[1:], name=f"{name}_image")
-    return keras.Model(inputs, head(trunk(inputs)), name=name)
+def encoder_arguments(cfg: Mapping, image_size: int) -> dict[str, Any]:
+    """The :class:`FGEncoder` arguments of a resolved model config (keys of :data:`DEFAULT_MODEL_CONFIG`)."""
+    return {"backbone": cfg["backbone"], "image_size": int(image_size), "embedding_dim": int(cfg["embedding_dim"]),
+            "fc_dims": tuple(cfg["fc_dims"]), "dropout": float(cfg["dropout"]), "pooling": cfg["pooling"],
+            "frozen_blocks": cfg["frozen_blocks"], "googlenet_dropout": float(cfg["googlenet_dropout"])}
 
 
-def build_encoder(cfg: Mapping | None = None, image_size: int = 224, name: str = "encoder") -> keras.Model:
-    """One encoder E: ``[B, S, S, 3]`` (Caffe-preprocessed) -> ``[B, embedding_dim]`` float32, unit l2 norm."""
+def build_encoder(cfg: Mapping | None = None, image_size: int = 224, name: str = "encoder") -> FGEncoder:
+    """One encoder E with the config's pretrained weights: ``[B, S, S, 3]`` (Caffe-preprocessed) -> ``[B,
+    embedding_dim]`` float32, unit l2 norm."""
     cfg = _resolve_config(cfg, image_size)
-    source = _read_weights(cfg, cfg["weights"])
-    trunk = _trunk(cfg, image_size, source, f"{name}_trunk")
-    head = _head(cfg, trunk, f"{name}_head")
-    _load_fc(cfg, head, source)
-    return _encoder(trunk, head, name)
+    source = pretrained.read_weights(cfg["backbone"], cfg["weights"])
+    encoder = FGEncoder(**encoder_arguments(cfg, image_size), name=name)
+    pretrained.load_encoder_weights(encoder, source)
+    return encoder
 
 
 # ---------------------------------------------------------------------------------------------------- decoder
@@ -222,9 +302,8 @@ def decoder_plan(image_size: int) -> tuple[int, int]:
     return image_size // backbones.IMAGE_SIZE_MULTIPLE, 4
 
 
-def build_decoder(image_size: int = 224, embedding_dim: int = 256,
-                  channels: Sequence[int] = (512, 512, 256, 128, 64, 32), kernel_size: int = 4,
-                  name: str = "decoder") -> keras.Model:
+@keras.saving.register_keras_serializable(package="sbir_tf")
+class FGDecoder(keras.Model):
     """Decoder D of Table 1, Pang et al. 2017: embedding -> sketch image in [-1, 1].
 
     ``decoder_seed_fc`` (Dense to ``(S/32)^2 * channels[0]``) -> reshape to ``S/32 x S/32 x channels[0]`` (7x7x512 at
@@ -233,38 +312,78 @@ def build_decoder(image_size: int = 224, embedding_dim: int = 256,
     112x112x64, 224x224x32 at 224 px), then ``decoder_output``: a stride-1 ``Conv2DTranspose`` to 3 channels with
     tanh and no batch norm (float32). The seed is a projection (Dense + reshape) since the embedding is a vector.
     At sizes that are odd multiples of 16 (112 px) the stack stops one layer earlier (:func:`decoder_plan`).
+    A functional ``keras.Model`` subclass whose ``get_config`` returns its constructor arguments.
     """
-    seed, doublings = decoder_plan(image_size)
-    channels = [int(c) for c in channels]
-    if len(channels) != 6:
-        raise ValueError(f"decoder channels must be 6 numbers (seed + five stride-2 deconvs), got {channels}")
-    channels = channels[:1 + doublings]
-    inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
-    x = layers.Dense(seed * seed * channels[0], name="decoder_seed_fc")(inputs)
-    x = layers.Reshape((seed, seed, channels[0]), name="decoder_seed")(x)
-    x = layers.BatchNormalization(name="decoder_seed_bn")(x)
-    x = layers.ReLU(name="decoder_seed_relu")(x)
-    for i, filters in enumerate(channels[1:], start=1):
-        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
-                                   name=f"deconv{i}")(x)
-        x = layers.BatchNormalization(name=f"deconv{i}_bn")(x)
-        x = layers.ReLU(name=f"deconv{i}_relu")(x)
-    x = layers.Conv2DTranspose(3, kernel_size, strides=1, padding="same", activation="tanh", dtype="float32",
-                               name="decoder_output")(x)
-    return keras.Model(inputs, x, name=name)
+
+    def __init__(self, image_size: int = 224, embedding_dim: int = 256,
+                 channels: Sequence[int] = (512, 512, 256, 128, 64, 32), kernel_size: int = 4,
+                 name: str = "decoder", **kwargs) -> None:
+        seed, doublings = decoder_plan(image_size)
+        channels = tuple(int(c) for c in channels)
+        if len(channels) != 6:
+            raise ValueError(f"decoder channels must be 6 numbers (seed + five stride-2 deconvs), got {list(channels)}")
+        used = channels[:1 + doublings]
+        inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
+        x = layers.Dense(seed * seed * used[0], name="decoder_seed_fc")(inputs)
+        x = layers.Reshape((seed, seed, used[0]), name="decoder_seed")(x)
+        x = layers.BatchNormalization(name="decoder_seed_bn")(x)
+        x = layers.ReLU(name="decoder_seed_relu")(x)
+        for i, filters in enumerate(used[1:], start=1):
+            x = layers.Conv2DTranspose(filters, int(kernel_size), strides=2, padding="same", use_bias=False,
+                                       name=f"deconv{i}")(x)
+            x = layers.BatchNormalization(name=f"deconv{i}_bn")(x)
+            x = layers.ReLU(name=f"deconv{i}_relu")(x)
+        x = layers.Conv2DTranspose(3, int(kernel_size), strides=1, padding="same", activation="tanh", dtype="float32",
+                                   name="decoder_output")(x)
+        super().__init__(inputs, x, name=name, **kwargs)
+        self.image_size, self.embedding_dim = int(image_size), int(embedding_dim)
+        self.channels, self.kernel_size = channels, int(kernel_size)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, "image_size": self.image_size,
+                "embedding_dim": self.embedding_dim, "channels": list(self.channels), "kernel_size": self.kernel_size}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "FGDecoder":
+        return cls(**config)
 
 
-def build_classifier(num_classes: int, embedding_dim: int = 256, name: str = "classifier") -> keras.Model:
+def build_decoder(image_size: int = 224, embedding_dim: int = 256,
+                  channels: Sequence[int] = (512, 512, 256, 128, 64, 32), kernel_size: int = 4,
+                  name: str = "decoder") -> FGDecoder:
+    """Decoder D of Table 1, Pang et al. 2017 (:class:`FGDecoder`)."""
+    return FGDecoder(image_size, embedding_dim, channels, kernel_size, name=name)
+
+
+@keras.saving.register_keras_serializable(package="sbir_tf")
+class FGClassifier(keras.Model):
     """Classifier C (Sec. 3.1 "Classification Subnet", Pang et al. 2017): ``Dense(num_classes)`` logits (float32)
-    on the embedding."""
-    if int(num_classes) < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
-    logits = layers.Dense(int(num_classes), dtype="float32", name="logits")(inputs)
-    return keras.Model(inputs, logits, name=name)
+    on the embedding. A functional ``keras.Model`` subclass whose ``get_config`` returns its constructor
+    arguments."""
+
+    def __init__(self, num_classes: int, embedding_dim: int = 256, name: str = "classifier", **kwargs) -> None:
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        inputs = keras.Input(shape=(int(embedding_dim),), name=f"{name}_embedding")
+        logits = layers.Dense(int(num_classes), dtype="float32", name="logits")(inputs)
+        super().__init__(inputs, logits, name=name, **kwargs)
+        self.num_classes, self.embedding_dim = int(num_classes), int(embedding_dim)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, "num_classes": self.num_classes,
+                "embedding_dim": self.embedding_dim}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "FGClassifier":
+        return cls(**config)
 
 
-# ---------------------------------------------------------------------------------------------------- FGModel
+def build_classifier(num_classes: int, embedding_dim: int = 256, name: str = "classifier") -> FGClassifier:
+    """Classifier C (:class:`FGClassifier`)."""
+    return FGClassifier(num_classes, embedding_dim, name=name)
+
+
+# ---------------------------------------------------------------------------------------------------- PangModel
 
 
 def _unique(variables) -> list:
@@ -277,28 +396,49 @@ def _unique(variables) -> list:
     return out
 
 
-class FGModel(tf.Module):
-    """The sketch/photo encoders, the shared classifier and the optional decoder, with their variable groups.
+@keras.saving.register_keras_serializable(package="sbir_tf")
+class PangModel(keras.Model):
+    """The model of Pang et al. 2017: sketch and photo encoders, the shared classifier and the optional decoder.
 
-    A ``tf.Module``, so ``tf.train.Checkpoint(model=fg_model)`` saves everything (shared layers once), frozen conv
-    blocks included. Variable groups hold trainable variables, deduplicated (a siamese encoder appears once); the
-    layers of frozen blocks (``config["frozen_blocks"]``) are in none of them.
+    ``sketch_encoder`` and ``photo_encoder`` are one object under ``siamese`` sharing; under ``hybrid`` and
+    ``hybrid_fc`` the sketch encoder (an :class:`FGEncoder` with ``tie``) reuses layers of the photo encoder.
+    Serialised like a task that nests its parts: ``get_config`` holds the serialised encoders (the photo encoder as
+    ``None`` when it is the sketch encoder), classifier and decoder; ``from_config`` rebuilds them, re-tying a tied
+    sketch encoder to the photo encoder. ``model_config`` (the resolved build config, :data:`DEFAULT_MODEL_CONFIG`
+    keys) and ``loaded_layers`` (which layers took pretrained weights at build time) are recorded as metadata, and
+    ``build_policy`` (the Keras dtype policy the parts were built under; default the current global one) is what
+    ``from_config`` rebuilds them under, so a mixed-precision model reloads with its own compute dtypes.
+
+    Variable groups hold trainable variables, deduplicated (a siamese encoder appears once); the layers of frozen
+    blocks (``model_config["frozen_blocks"]``) are in none of them. ``tf.train.Checkpoint(model=...)`` saves every
+    variable once, frozen ones included.
+
+    ``call((sketch, photo))`` returns ``(E_sketch(sketch), E_photo(photo))``.
     """
 
-    def __init__(self, sketch_encoder: keras.Model, photo_encoder: keras.Model, classifier: keras.Model,
-                 decoder: keras.Model | None, config: Mapping[str, Any] | None = None,
-                 loaded_layers: Mapping[str, list[str]] | None = None, name: str = "fg_model") -> None:
-        super().__init__(name=name)
+    def __init__(self, sketch_encoder: keras.Model, photo_encoder: keras.Model | None = None,
+                 classifier: keras.Model | None = None, decoder: keras.Model | None = None,
+                 model_config: Mapping[str, Any] | None = None,
+                 loaded_layers: Mapping[str, Sequence[str]] | None = None, build_policy: str | None = None,
+                 name: str = "fg_model", **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        if classifier is None:
+            raise ValueError("PangModel needs a classifier (the classification subnet C of Sec. 3.1)")
         self.sketch_encoder = sketch_encoder
-        self.photo_encoder = photo_encoder
+        self.photo_encoder = photo_encoder if photo_encoder is not None else sketch_encoder
         self.classifier = classifier
         self.decoder = decoder
-        # Plain-Python metadata kept in a namespace so tf.Module does not wrap it into trackable containers.
-        self._meta = types.SimpleNamespace(config=dict(config or {}), loaded_layers=dict(loaded_layers or {}))
+        # Plain-Python metadata kept in a namespace so that Keras does not wrap it into tracked containers.
+        self._meta = types.SimpleNamespace(config=dict(model_config or {}),
+                                           loaded_layers={k: list(v) for k, v in dict(loaded_layers or {}).items()},
+                                           build_policy=build_policy or current_policy())
+        self.built = True
 
+    # -- metadata
     @property
     def config(self) -> dict[str, Any]:
-        """The resolved model config (all keys of :data:`DEFAULT_MODEL_CONFIG`)."""
+        """The resolved model config (all keys of :data:`DEFAULT_MODEL_CONFIG` when built by
+        :func:`build_fg_model`)."""
         return dict(self._meta.config)
 
     @property
@@ -306,6 +446,16 @@ class FGModel(tf.Module):
         """Layers that took pretrained weights, per encoder: ``{"sketch": [...], "photo": [...]}``."""
         return {k: list(v) for k, v in self._meta.loaded_layers.items()}
 
+    def set_loaded_layers(self, loaded: Mapping[str, Sequence[str]]) -> None:
+        """Record which layers took pretrained weights (called by :func:`sbir_tf.models.pretrained.load_pretrained`)."""
+        self._meta.loaded_layers = {k: list(v) for k, v in loaded.items()}
+
+    @property
+    def siamese(self) -> bool:
+        """True when one encoder embeds both domains."""
+        return self.sketch_encoder is self.photo_encoder
+
+    # -- variable groups (theta_E, theta_C, theta_D)
     @property
     def encoder_variables(self) -> list:
         return _unique(self.sketch_encoder.trainable_variables + self.photo_encoder.trainable_variables)
@@ -322,6 +472,11 @@ class FGModel(tf.Module):
     def all_trainable_variables(self) -> list:
         return _unique(self.encoder_variables + self.classifier_variables + self.decoder_variables)
 
+    # -- forward passes
+    def call(self, inputs, training: bool = False):
+        sketch, photo = inputs
+        return self.embed_sketch(sketch, training=training), self.embed_photo(photo, training=training)
+
     def embed_sketch(self, x, training: bool = False):
         """Sketch images ``[B, S, S, 3]`` -> ``[B, D]`` float32 unit-norm embeddings."""
         return self.sketch_encoder(x, training=training)
@@ -337,6 +492,38 @@ class FGModel(tf.Module):
     def forward(self, sketch, positive, negative, training: bool = False) -> dict:
         """Everything the losses of :mod:`sbir_tf.losses.fg` need for one triplet batch: :func:`triplet_outputs`."""
         return triplet_outputs(self, sketch, positive, negative, training=training)
+
+    # -- serialisation
+    def get_config(self) -> dict:
+        serialize = keras.saving.serialize_keras_object
+        return {"name": self.name, "trainable": self.trainable,
+                "sketch_encoder": serialize(self.sketch_encoder),
+                "photo_encoder": None if self.siamese else serialize(self.photo_encoder),
+                "classifier": serialize(self.classifier),
+                "decoder": None if self.decoder is None else serialize(self.decoder),
+                "model_config": jsonable(self._meta.config), "loaded_layers": jsonable(self._meta.loaded_layers),
+                "build_policy": self._meta.build_policy}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "PangModel":
+        config = dict(config)
+        deserialize = keras.saving.deserialize_keras_object
+        with policy_scope(config.get("build_policy")):
+            photo_spec, sketch_spec = config.pop("photo_encoder"), config.pop("sketch_encoder")
+            photo = deserialize(photo_spec) if photo_spec is not None else None
+            inner = sketch_spec.get("config", {}) if isinstance(sketch_spec, Mapping) else {}
+            if photo is not None and inner.get("tie") and sketch_spec.get("registered_name") == "sbir_tf>FGEncoder":
+                sketch = FGEncoder.from_config(dict(inner), tie_to=photo)
+            else:
+                sketch = deserialize(sketch_spec)
+            classifier = deserialize(config.pop("classifier"))
+            decoder_spec = config.pop("decoder", None)
+            decoder = deserialize(decoder_spec) if decoder_spec is not None else None
+            return cls(sketch, photo, classifier, decoder, **config)
+
+
+#: The name the trainers and earlier code use for :class:`PangModel`.
+FGModel = PangModel
 
 
 def triplet_outputs(model, sketch, positive, negative, *, training: bool = False, logits: bool = True,
@@ -380,53 +567,58 @@ def embed_triplet(model, sketch, positive, negative, training: bool = False):
     return z_s, z_pn[:n], z_pn[n:]
 
 
-def build_fg_model(cfg: Mapping | None = None, num_classes: int = 125, image_size: int = 224) -> FGModel:
-    """Build the model of Pang et al. 2017 from a model config (keys of :data:`DEFAULT_MODEL_CONFIG`; missing keys
-    take the defaults, unknown keys raise ``ValueError``).
+def pang_model(cfg: Mapping | None = None, num_classes: int = 125, image_size: int = 224) -> PangModel:
+    """The architecture of Pang et al. 2017 for a model config, with random weights (no weight file is read).
 
-    All names (backbone, sharing, weights, pooling), ``frozen_blocks`` and the image size are validated, and weight
-    files are read and shape-checked, before any layer is built, so a bad config fails before training starts.
-    ``frozen_blocks=k`` freezes VGG16 conv blocks 1..k in every conv trunk (both trunks under ``heterogeneous``,
-    ``hybrid`` and ``hybrid_fc``), after the trunk weights are loaded.
+    Names: ``siamese`` builds one ``encoder`` (``photo_trunk`` + ``shared_head``); the other strategies build
+    ``photo_encoder`` (``photo_trunk`` + ``photo_head``, or ``shared_head`` under ``hybrid_fc``) and
+    ``sketch_encoder`` (``sketch_trunk`` + ``sketch_head``, tied to the photo encoder per :data:`SHARING_TIES`).
     """
     cfg = _resolve_config(cfg, image_size)
     if int(num_classes) < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     sharing = cfg["sharing"]
-    photo_source = _read_weights(cfg, cfg["weights"])
-    sketch_spec = cfg["sketch_weights"] if cfg["sketch_weights"] is not None else cfg["weights"]
-    if sharing == "siamese" and cfg["sketch_weights"] is not None and cfg["sketch_weights"] != cfg["weights"]:
+    arch = encoder_arguments(cfg, image_size)
+    if sharing == "siamese":
+        sketch = photo = FGEncoder(**arch, trunk_name="photo_trunk", head_name="shared_head", name="encoder")
+    else:
+        photo = FGEncoder(**arch, trunk_name="photo_trunk",
+                          head_name="shared_head" if sharing == "hybrid_fc" else "photo_head", name="photo_encoder")
+        sketch = FGEncoder(**arch, trunk_name="sketch_trunk", head_name="sketch_head", tie=SHARING_TIES[sharing],
+                           tie_to=photo if SHARING_TIES[sharing] else None, name="sketch_encoder")
+    classifier = FGClassifier(num_classes, cfg["embedding_dim"])
+    decoder = (FGDecoder(image_size, cfg["embedding_dim"], cfg["decoder_channels"], cfg["decoder_kernel"])
+               if cfg["use_decoder"] else None)
+    return PangModel(sketch, photo, classifier, decoder, model_config=cfg)
+
+
+def build_fg_model(cfg: Mapping | None = None, num_classes: int = 125, image_size: int = 224) -> PangModel:
+    """Build the model of Pang et al. 2017 from a model config (keys of :data:`DEFAULT_MODEL_CONFIG`; missing keys
+    take the defaults, unknown keys raise ``ValueError``) and apply its pretrained weights.
+
+    All names (backbone, sharing, weights, pooling), ``frozen_blocks`` and the image size are validated, and weight
+    files are read, before any layer is built, so a bad config fails before training starts. The architecture comes
+    from :func:`pang_model`; the weights (``weights``, and ``sketch_weights`` for the sketch encoder of every
+    strategy but ``siamese``) are then applied by :func:`sbir_tf.models.pretrained.load_pretrained`, shape-checked.
+    ``frozen_blocks=k`` freezes VGG16 conv blocks 1..k in every conv trunk (both trunks under ``heterogeneous``,
+    ``hybrid`` and ``hybrid_fc``).
+    """
+    cfg = _resolve_config(cfg, image_size)
+    if int(num_classes) < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if cfg["sharing"] == "siamese" and cfg["sketch_weights"] is not None and cfg["sketch_weights"] != cfg["weights"]:
         raise ValueError("sketch_weights differ from weights but sharing='siamese' uses one encoder for both "
                          f"domains; use one of {[m for m in SHARING if m != 'siamese']}")
-    sketch_source = photo_source if sketch_spec == cfg["weights"] else _read_weights(cfg, sketch_spec)
-
-    loaded: dict[str, list[str]] = {}
-    photo_trunk = _trunk(cfg, image_size, photo_source, "photo_trunk")
-    photo_head = _head(cfg, photo_trunk, "shared_head" if sharing in ("siamese", "hybrid_fc") else "photo_head")
-    loaded["photo"] = _loaded_trunk_layers(cfg, photo_source) + _load_fc(cfg, photo_head, photo_source)
-    if sharing == "siamese":
-        encoder = _encoder(photo_trunk, photo_head, "encoder")
-        sketch_encoder = photo_encoder = encoder
-        loaded["sketch"] = loaded["photo"]
-    else:
-        sketch_trunk = _trunk(cfg, image_size, sketch_source, "sketch_trunk")
-        if sharing == "hybrid_fc":  # one head (fc1, fc2, embedding) on two conv trunks
-            sketch_head, fc_loaded = photo_head, [n for n in loaded["photo"] if n in backbones.VGG16_FC_LAYERS]
-        else:  # heterogeneous: a head of its own; hybrid: its own fc1/fc2, the photo head's embedding layer
-            tied = photo_head.get_layer("embedding") if sharing == "hybrid" else None
-            sketch_head = _head(cfg, sketch_trunk, "sketch_head", shared_embedding=tied)
-            fc_loaded = _load_fc(cfg, sketch_head, sketch_source)
-        loaded["sketch"] = _loaded_trunk_layers(cfg, sketch_source) + fc_loaded
-        sketch_encoder = _encoder(sketch_trunk, sketch_head, "sketch_encoder")
-        photo_encoder = _encoder(photo_trunk, photo_head, "photo_encoder")
-
-    classifier = build_classifier(num_classes, cfg["embedding_dim"])
-    decoder = (build_decoder(image_size, cfg["embedding_dim"], cfg["decoder_channels"], cfg["decoder_kernel"])
-               if cfg["use_decoder"] else None)
-    return FGModel(sketch_encoder, photo_encoder, classifier, decoder, config=cfg, loaded_layers=loaded)
+    photo_source = pretrained.read_weights(cfg["backbone"], cfg["weights"])
+    sketch_spec = cfg["sketch_weights"] if cfg["sketch_weights"] is not None else cfg["weights"]
+    sketch_source = (photo_source if sketch_spec == cfg["weights"]
+                     else pretrained.read_weights(cfg["backbone"], sketch_spec))
+    model = pang_model(cfg, num_classes, image_size)
+    pretrained.load_pretrained(model, photo_source, sketch_source)
+    return model
 
 
-# ---------------------------------------------------------------------------------------------------- config/weights
+# ---------------------------------------------------------------------------------------------------- config
 
 
 def _resolve_config(cfg: Mapping | None, image_size: int) -> dict[str, Any]:
@@ -445,7 +637,7 @@ def _resolve_config(cfg: Mapping | None, image_size: int) -> dict[str, Any]:
         w = out[key]
         if isinstance(w, os.PathLike):
             out[key] = w = str(w)
-        if out["backbone"] == "googlenet" and w in backbones.KNOWN_WEIGHTS:
+        if out["backbone"] == "googlenet" and isinstance(w, str) and w in backbones.KNOWN_WEIGHTS:
             raise ValueError(f"{key}={w!r} is a VGG16 weight source; the googlenet backbone takes None or a file")
         backbones.check_weights_arg(w)
     out["fc_dims"] = tuple(int(d) for d in out["fc_dims"])
@@ -455,29 +647,3 @@ def _resolve_config(cfg: Mapping | None, image_size: int) -> dict[str, Any]:
     out["frozen_blocks"] = check_frozen_blocks(out["frozen_blocks"], out["backbone"])
     backbones.check_image_size(image_size)
     return out
-
-
-def _read_weights(cfg: Mapping, spec) -> Mapping[str, list[np.ndarray]] | None:
-    """Read (and so validate) a weight source once, as ``{layer_name: [arrays]}``."""
-    if spec is None:
-        return None
-    if cfg["backbone"] == "googlenet":
-        return backbones.read_h5_layer_weights(spec)
-    # ImageNet: include the fc layers so fc2 (and fc1 at 224 px with "flatten") start pretrained.
-    return backbones.resolve_weights(spec, include_top=(spec == "imagenet"))
-
-
-def _loaded_trunk_layers(cfg: Mapping, source) -> list[str]:
-    if source is None:
-        return []
-    if cfg["backbone"] == "vgg16":
-        return [n for n, _ in backbones.VGG16_CONV_LAYERS]
-    return ["googlenet"]
-
-
-def _load_fc(cfg: Mapping, head: keras.Model, source) -> list[str]:
-    """Load VGG16 ``fc1``/``fc2`` into the head where the source has them with matching shapes."""
-    if source is None or cfg["backbone"] != "vgg16":
-        return []
-    names = [f"fc{i}" for i in range(1, len(cfg["fc_dims"]) + 1) if f"fc{i}" in backbones.VGG16_FC_LAYERS]
-    return backbones.load_named_weights(head, source, layer_names=(), optional=names)

@@ -26,6 +26,8 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from sbir_tf.models.serialization import current_policy, policy_scope
+
 VISUAL_DIM = 512  # GAP'd VGG16 conv5_3 features (Section 4.2)
 SEMANTIC_DIM = 64  # common semantic space (side-information dimension, Section 4.2)
 GENERATOR_HIDDEN = (1024,)
@@ -75,12 +77,19 @@ class MLP(keras.Model):
         return self.out_layer(x)
 
     def get_config(self) -> dict:
-        return {"in_dim": self.in_dim, "out_dim": self.out_dim, "hidden": self.hidden, "dropout": self.dropout,
-                "leaky_slope": self.leaky_slope, "name": self.name}
+        return {"in_dim": self.in_dim, "out_dim": self.out_dim, "hidden": list(self.hidden), "dropout": self.dropout,
+                "leaky_slope": self.leaky_slope, "name": self.name, "trainable": self.trainable}
 
 
+@keras.saving.register_keras_serializable(package="sbir_tf")
 class WADCMSN(keras.Model):
     """The seven WAD-CMSN networks plus the seen-class classifier, grouped for Algorithm 1.
+
+    Registered under the package ``sbir_tf``: ``get_config`` returns the constructor arguments and
+    ``keras.saving.load_model`` on a saved ``.keras`` file returns a ``WADCMSN`` with every network's weights.
+    ``build_policy``: the Keras dtype policy the networks are built under (default: the current global one), kept
+    in the config so a reload has the same compute dtypes.
+    ``call((sketch_features, photo_features))`` returns the retrieval embeddings ``(G_sk(x), G_im(y))``.
 
     ``generator_variables``: G_sk, G_im, F_sk, F_im and the classifier (updated on L_ps, Eq. 10);
     ``critic_variables``: f_se, f_sk, f_im (updated on L_dis, Sec. 3.2: the critic side of Eqs. 2-4).
@@ -88,7 +97,8 @@ class WADCMSN(keras.Model):
 
     def __init__(self, num_seen_classes: int, visual_dim: int = VISUAL_DIM, semantic_dim: int = SEMANTIC_DIM,
                  generator_hidden: Sequence[int] = GENERATOR_HIDDEN, critic_hidden: Sequence[int] = CRITIC_HIDDEN,
-                 generator_dropout: float = GENERATOR_DROPOUT, leaky_slope: float = LEAKY_SLOPE, **kwargs) -> None:
+                 generator_dropout: float = GENERATOR_DROPOUT, leaky_slope: float = LEAKY_SLOPE,
+                 build_policy: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         if num_seen_classes < 2:
             raise ValueError(f"WAD-CMSN needs at least 2 seen classes for its classifier, got {num_seen_classes}")
@@ -98,14 +108,16 @@ class WADCMSN(keras.Model):
         self.generator_dropout, self.leaky_slope = float(generator_dropout), float(leaky_slope)
         gen = dict(hidden=self.generator_hidden, dropout=self.generator_dropout, leaky_slope=self.leaky_slope)
         crit = dict(hidden=self.critic_hidden, dropout=0.0, leaky_slope=self.leaky_slope)
-        self.g_sk = MLP(self.visual_dim, self.semantic_dim, name="G_sk", **gen)
-        self.g_im = MLP(self.visual_dim, self.semantic_dim, name="G_im", **gen)
-        self.f_sk = MLP(self.semantic_dim, self.visual_dim, name="F_sk", **gen)
-        self.f_im = MLP(self.semantic_dim, self.visual_dim, name="F_im", **gen)
-        self.critic_se = MLP(self.semantic_dim, 1, name="f_se", **crit)
-        self.critic_sk = MLP(self.visual_dim, 1, name="f_sk", **crit)
-        self.critic_im = MLP(self.visual_dim, 1, name="f_im", **crit)
-        self.classifier = MLP(self.semantic_dim, self.num_seen_classes, name="classifier")
+        self.build_policy = build_policy or current_policy()
+        with policy_scope(self.build_policy):
+            self.g_sk = MLP(self.visual_dim, self.semantic_dim, name="G_sk", **gen)
+            self.g_im = MLP(self.visual_dim, self.semantic_dim, name="G_im", **gen)
+            self.f_sk = MLP(self.semantic_dim, self.visual_dim, name="F_sk", **gen)
+            self.f_im = MLP(self.semantic_dim, self.visual_dim, name="F_im", **gen)
+            self.critic_se = MLP(self.semantic_dim, 1, name="f_se", **crit)
+            self.critic_sk = MLP(self.visual_dim, 1, name="f_sk", **crit)
+            self.critic_im = MLP(self.visual_dim, 1, name="f_im", **crit)
+            self.classifier = MLP(self.semantic_dim, self.num_seen_classes, name="classifier")
         self.built = True
 
     @property
@@ -138,9 +150,14 @@ class WADCMSN(keras.Model):
 
     def get_config(self) -> dict:
         return {"num_seen_classes": self.num_seen_classes, "visual_dim": self.visual_dim,
-                "semantic_dim": self.semantic_dim, "generator_hidden": self.generator_hidden,
-                "critic_hidden": self.critic_hidden, "generator_dropout": self.generator_dropout,
-                "leaky_slope": self.leaky_slope, "name": self.name}
+                "semantic_dim": self.semantic_dim, "generator_hidden": [int(h) for h in self.generator_hidden],
+                "critic_hidden": [int(h) for h in self.critic_hidden], "generator_dropout": self.generator_dropout,
+                "leaky_slope": self.leaky_slope, "build_policy": self.build_policy, "name": self.name,
+                "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "WADCMSN":
+        return cls(**config)
 
 
 def _batched(net: MLP, features, batch_size: int):

@@ -1,17 +1,14 @@
-"""Distribution and mixed-precision helpers for the custom training loops.
+"""Distribution helpers for the compiled training steps (precision lives in :mod:`sbir_tf.train.precision`).
 
 * :func:`make_strategy` — ``"default"`` (one device) or ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over all
   visible GPUs, or all logical CPUs when there is no GPU).
 * :func:`scale_to_global_batch` — a per-replica mean loss rescaled so that summing the replicas' gradients gives the
   gradient of the global-batch mean.
-* :func:`set_mixed_precision` / :func:`wrap_optimizer` — ``mixed_float16`` compute with a ``LossScaleOptimizer``
-  (meant for GPUs; on CPU it is slow but correct).
 * :func:`split_cpu` — expose one physical CPU as several logical devices (must run before TensorFlow initialises
   its devices; used to test MirroredStrategy on a CPU-only machine).
 """
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored")
@@ -46,25 +43,3 @@ def scale_to_global_batch(mean_loss, local_batch, global_batch):
     """
     ratio = tf.cast(local_batch, tf.float32) / tf.cast(global_batch, tf.float32)
     return tf.cast(mean_loss, tf.float32) * ratio
-
-
-def set_mixed_precision(enabled: bool) -> str:
-    """Set the global Keras dtype policy (``mixed_float16`` or ``float32``); returns the policy name.
-
-    Call before building models: layers pick the policy up at construction.
-    """
-    policy = "mixed_float16" if enabled else "float32"
-    keras.mixed_precision.set_global_policy(policy)
-    return policy
-
-
-def wrap_optimizer(optimizer: keras.optimizers.Optimizer, mixed_precision: bool) -> keras.optimizers.Optimizer:
-    """Wrap in a dynamic ``LossScaleOptimizer`` when training in mixed precision, else return unchanged."""
-    if mixed_precision:
-        return keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
-def inner_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
-    """The optimizer that owns the learning rate (the wrapped one for a ``LossScaleOptimizer``)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)

@@ -9,7 +9,12 @@ from sbir_tf import features as F
 from sbir_tf.data import prepare
 from sbir_tf.data.records import DataError
 from sbir_tf.data.splits import fine_grained_split
-from sbir_tf.experiments import fg_common, fg_presets, zs_common
+from sbir_tf.configs import fg as fg_presets
+from sbir_tf.configs import zs as zs_presets
+from sbir_tf.run import cli
+from sbir_tf.run.defaults import default_output_dir
+from sbir_tf.tasks import zs as zs_task
+from sbir_tf.tasks.fg import FGData, FGTask
 from tests.data.helpers import make_tiny_qmul_v1, make_tiny_sketchy
 
 
@@ -25,6 +30,14 @@ def tiny_sketchy(tmp_path_factory):
 def _sizes(split):
     return {f: sorted((r.class_name, r.instance_id) for r in getattr(split, f))
             for f in ("train_sketches", "train_photos", "query_sketches", "gallery_photos")}
+
+
+def _validate(cfg, split=None):
+    """The run layer's checks: settings, then (with a split) the data."""
+    FGTask().validate(cfg)
+    if split is not None:
+        FGTask().validate_data(cfg, FGData(None, split))
+    return cfg
 
 
 def _fg_cfg(dataset, **data):
@@ -62,44 +75,47 @@ def test_tfds_name():
 
 def test_fg_load_data_prepared_equals_raw_sketchy(tiny_sketchy):
     raw, tfds_dir = tiny_sketchy
-    raw_index, raw_split = fg_common.load_data(_fg_cfg("sketchy", root=str(raw)))
-    index, split = fg_common.load_data(_fg_cfg("sketchy", prepared_dir=str(tfds_dir)))
+    raw_index, raw_split = FGTask().load_data(_fg_cfg("sketchy", root=str(raw)))
+    index, split = FGTask().load_data(_fg_cfg("sketchy", prepared_dir=str(tfds_dir)))
     assert index.test_instances == raw_index.test_instances == {"n00000000_1", "n00000001_1", "n00000002_1"}
     assert _sizes(split) == _sizes(raw_split)
     assert split.classes == raw_split.classes
     assert (len(split.train_sketches), len(split.query_sketches), len(split.gallery_photos)) == (12, 6, 6)
     assert all(r.path.startswith("sketchy/tx_000000000000:") for r in split.gallery_photos)  # records, not files
-    fg_common.validate_config(_fg_cfg("sketchy", prepared_dir=str(tfds_dir)), split)
+    _validate(_fg_cfg("sketchy", prepared_dir=str(tfds_dir)), split)
 
 
 def test_fg_load_data_prepared_equals_raw_qmul(tmp_path):
     raw = make_tiny_qmul_v1(tmp_path / "raw", n_train=3, n_test=2)
     assert prepare.main(["--dataset", "qmul_v1", "--category", "shoes", "--manual_dir", str(raw),
                          "--data_dir", str(tmp_path / "tfds")]) == 0
-    _, raw_split = fg_common.load_data(_fg_cfg("qmul_v1", root=str(raw), category="shoes"))
-    index, split = fg_common.load_data(_fg_cfg("qmul_v1", prepared_dir=str(tmp_path / "tfds"), category="shoes"))
+    _, raw_split = FGTask().load_data(_fg_cfg("qmul_v1", root=str(raw), category="shoes"))
+    index, split = FGTask().load_data(_fg_cfg("qmul_v1", prepared_dir=str(tmp_path / "tfds"), category="shoes"))
     assert _sizes(split) == _sizes(raw_split)
     assert (len(split.train_photos), len(split.gallery_photos)) == (3, 2)
     assert index.name == "qmul_v1"
 
 
 def test_prepared_dir_flags_and_checks(tmp_path):
-    parser = fg_common.build_parser("x", "", qmul=True)
-    cfg = fg_common.config_from_args(parser.parse_args(["--prepared_dir", str(tmp_path)]), dataset="qmul_v1")
+    qmul = FGTask("qmul")
+    cfg = cli.resolve_config(qmul, cli.build_parser(qmul, "qmul_fg").parse_args(
+        ["--prepared_dir", str(tmp_path), "--config", "paper"]))
     assert cfg.data.prepared_dir == str(tmp_path) and cfg.preset == "paper" and cfg.data.root is None
+    assert cfg.data.dataset == "qmul_v1"
     with pytest.raises(ValueError, match="no TFDS builder"):
-        fg_common.validate_config(_fg_cfg("synthetic", prepared_dir=str(tmp_path)))
+        _validate(_fg_cfg("synthetic", prepared_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="data.photo_rendering='tx_000100000000'.*tx_000000000000 only"):
-        fg_common.validate_config(_fg_cfg("sketchy", prepared_dir=str(tmp_path), photo_rendering="tx_000100000000"))
+        _validate(_fg_cfg("sketchy", prepared_dir=str(tmp_path), photo_rendering="tx_000100000000"))
     with pytest.raises(ValueError, match="data.sketch_rendering: unknown Sketchy sketch rendering 'tx_9'"):
-        fg_common.validate_config(_fg_cfg("sketchy", prepared_dir=str(tmp_path), sketch_rendering="tx_9"))
-    fg_common.validate_config(_fg_cfg("sketchy", prepared_dir=str(tmp_path), sketch_rendering="tx_000100000000"))
+        _validate(_fg_cfg("sketchy", prepared_dir=str(tmp_path), sketch_rendering="tx_9"))
+    _validate(_fg_cfg("sketchy", prepared_dir=str(tmp_path), sketch_rendering="tx_000100000000"))
     with pytest.raises(DataError, match="not prepared"):
-        fg_common.load_data(_fg_cfg("sketchy", prepared_dir=str(tmp_path)))
-    zcfg = zs_common.config_from_args(zs_common.build_parser("sketchy").parse_args(
-        ["--prepared_dir", str(tmp_path), "--config", "smoke"]), "sketchy")
-    assert zs_common.uses_real_data(zcfg) and zs_common.feature_settings(zcfg)[0] == zcfg.features.image_size
-    assert "sempcyc25" in str(zs_common.default_output_dir(zcfg))
+        FGTask().load_data(_fg_cfg("sketchy", prepared_dir=str(tmp_path)))
+    argv = ["--prepared_dir", str(tmp_path), "--config", "smoke"]
+    zs = zs_task.ZSTask("sketchy")
+    zcfg = cli.resolve_config(zs, cli.build_parser(zs, "sketchy_zs").parse_args(argv))
+    assert zs_task.uses_real_data(zcfg) and zs_task.feature_settings(zcfg)[0] == zcfg.features.image_size
+    assert default_output_dir("sketchy_zs", argv).as_posix() == "runs/sketchy_zs/sketchy_smoke_full_seed0"
 
 
 CENTRED = "tx_000100000000"
@@ -142,27 +158,28 @@ def test_prepare_keeps_sketch_renderings_side_by_side(two_renderings):
 
 
 def _paper_cfg(tfds_dir, *extra):
-    args = fg_common.build_parser("sketchy_fg", "").parse_args(["--prepared_dir", str(tfds_dir), "--config", "paper",
-                                                                *extra])
-    return fg_common.validate_config(fg_common.config_from_args(args, dataset="sketchy"))
+    task = FGTask()
+    args = cli.build_parser(task, "sketchy_fg").parse_args(["--prepared_dir", str(tfds_dir), "--config", "paper",
+                                                            *extra])
+    return _validate(cli.resolve_config(task, args))
 
 
 def test_paper_preset_trains_from_prepared_centred_sketches(two_renderings):
     raw, tfds_dir = two_renderings
     cfg = _paper_cfg(tfds_dir)
     assert cfg.data.sketch_rendering == CENTRED
-    index, split = fg_common.load_data(cfg)
+    index, split = FGTask().load_data(cfg)
     assert index.notes["sketch_rendering"] == CENTRED and index.notes["tfds_name"] == f"sketchy/{CENTRED}"
-    _, raw_split = fg_common.load_data(_fg_cfg("sketchy", root=str(raw), sketch_rendering=CENTRED))
+    _, raw_split = FGTask().load_data(_fg_cfg("sketchy", root=str(raw), sketch_rendering=CENTRED))
     assert _sizes(split) == _sizes(raw_split)
-    fg_common.validate_config(cfg, split)
+    _validate(cfg, split)
 
 
 def test_paper_preset_without_prepared_centred_sketches_names_the_flag(tiny_sketchy):
     _, tfds_dir = tiny_sketchy  # holds sketchy/tx_000000000000 only
     cfg = _paper_cfg(tfds_dir)
     with pytest.raises(DataError) as err:
-        fg_common.load_data(cfg)
+        FGTask().load_data(cfg)
     message = str(err.value)
     assert "prepared there: sketchy/tx_000000000000/" in message
     assert (f"python -m sbir_tf.data.prepare --dataset sketchy --sketch_rendering {CENTRED} --manual_dir MANUAL_DIR "
@@ -179,7 +196,7 @@ def test_prepared_records_of_another_rendering_are_refused(tiny_sketchy, monkeyp
     monkeypatch.setattr(tfds_builders, "load_prepared", lambda name, data_dir: default)
     with pytest.raises(DataError, match="hold sketch_rendering 'tx_000000000000', not "
                                         "data.sketch_rendering='tx_000100000000'"):
-        fg_common.load_data(_paper_cfg(tfds_dir))
+        FGTask().load_data(_paper_cfg(tfds_dir))
 
 
 def test_prepare_cli_rejects_a_rendering_of_another_dataset(tmp_path, capsys):
@@ -189,15 +206,20 @@ def test_prepare_cli_rejects_a_rendering_of_another_dataset(tmp_path, capsys):
     assert "--sketch_rendering applies to sketchy only" in capsys.readouterr().err
 
 
-def test_zs_reads_prepared_sketchy_when_extended_absent(tiny_sketchy, capsys):
+def test_zs_prepared_sketchy_needs_extended_records_or_the_plain_reader_on_purpose(tiny_sketchy):
+    """reader auto reads prepared sketchy_extended records; without them the error names the plain-Sketchy reader
+    (never a silent switch to the plain Sketchy gallery)."""
     raw, tfds_dir = tiny_sketchy
-    cfg = zs_common.zs_presets.get_config("smoke", "sketchy")
-    index, reader = zs_common._read_prepared(cfg, str(tfds_dir))
-    assert reader == "sketchy" and "sketchy_extended" in capsys.readouterr().err
+    cfg = zs_presets.get_config("smoke", "sketchy")
+    with pytest.raises(DataError, match="--dataset_reader sketchy"):
+        zs_task._read_prepared(cfg, str(tfds_dir))
+    cfg.data.reader = "sketchy"
+    index, reader = zs_task._read_prepared(cfg, str(tfds_dir))
+    assert reader == "sketchy"
     assert index.classes == ["cat", "dog", "owl"] and len(index.photos) == 12
     cfg.data.reader = "tuberlin_extended"
     with pytest.raises(ValueError, match="no prepared records"):
-        zs_common._read_prepared(cfg, str(tfds_dir))
+        zs_task._read_prepared(cfg, str(tfds_dir))
 
 
 def test_feature_cache_key_of_prepared_records(tiny_sketchy, monkeypatch):

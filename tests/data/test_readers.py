@@ -90,7 +90,8 @@ def test_sketch_and_photo_renderings_are_chosen_separately(tmp_path):
     import shutil
 
     from sbir_tf.data.sketchy import CENTRED_SKETCH_RENDERING, PHOTO_RENDERINGS, SKETCH_RENDERINGS
-    from sbir_tf.experiments import fg_common, fg_presets
+    from sbir_tf.configs import fg as fg_presets
+    from sbir_tf.tasks.fg import FGTask
 
     root = make_tiny_sketchy(tmp_path, classes=("cat", "dog"), photos_per_class=2)
     for domain in ("sketch", "photo"):
@@ -116,16 +117,17 @@ def test_sketch_and_photo_renderings_are_chosen_separately(tmp_path):
         cfg = fg_presets.get_config(name)
         assert (cfg.data.sketch_rendering, cfg.data.photo_rendering) == ("tx_000000000000", "tx_000000000000")
     paper.data.root = str(root)
-    index, split = fg_common.load_data(paper)  # the experiments pass both settings to the reader
+    index, split = FGTask().load_data(paper)  # the experiments pass both settings to the reader
     assert {_rendering_of(r) for r in split.train_sketches + split.query_sketches} == {"tx_000100000000"}
     assert {_rendering_of(r) for r in split.train_photos + split.gallery_photos} == {"tx_000000000000"}
     paper.data.photo_rendering = "tx_000100000000"
-    index, split = fg_common.load_data(paper)
+    index, split = FGTask().load_data(paper)
     assert {_rendering_of(r) for r in index.photos} == {"tx_000100000000"}
 
 
 def test_missing_rendering_names_the_setting(tmp_path):
-    from sbir_tf.experiments import fg_common, fg_presets
+    from sbir_tf.configs import fg as fg_presets
+    from sbir_tf.tasks.fg import FGTask
 
     root = make_tiny_sketchy(tmp_path, classes=("cat",), photos_per_class=2)
     with pytest.raises(DataError, match=r"photo rendering folder .*tx_000100000000.*tx_000000000000.*"
@@ -135,7 +137,7 @@ def test_missing_rendering_names_the_setting(tmp_path):
     cfg.data.root = str(root)
     with pytest.raises(DataError, match=r"sketch rendering folder .*available: \['tx_000000000000'\].*"
                                         r"data\.sketch_rendering"):
-        fg_common.load_data(cfg)
+        FGTask().load_data(cfg)
 
 
 def test_sketchy_extended_merges_photos(tmp_path):

@@ -94,3 +94,65 @@ def test_tsne_plot(tmp_path):
         figures.tsne_plot(feats, labels[:5], ["cat", "dog", "cow"], tmp_path / "t2.png")
     with pytest.raises(ValueError, match="class_names"):
         figures.tsne_plot(feats, labels, ["cat", "dog"], tmp_path / "t3.png")
+
+
+def _solid(colour, size=24):
+    return np.broadcast_to(np.asarray(colour, np.uint8), (size, size, 3)).copy()
+
+
+def _pixels(path):
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _centre_x(rgb, colour):
+    """Mean column of the pixels of exactly ``colour`` (None when absent)."""
+    ys, xs = np.nonzero(np.all(rgb == np.asarray(colour, np.uint8), axis=-1))
+    return xs.mean() if xs.size else None
+
+
+def _hex(colour):
+    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], np.uint8)
+
+
+def _count(rgb, colour):
+    return int(np.all(rgb == colour, axis=-1).sum())
+
+
+def test_retrieval_grid_draws_results_in_rank_order_with_their_frames(tmp_path):
+    """Results are solid, distinct colours: each appears in the grid, left to right in rank order, after the query;
+    the green (correct) frame pixels grow with the number of correct results and the red ones with the wrong."""
+    k = 6
+    colours = [(0, 30 + 30 * j, 250 - 30 * j) for j in range(k)]
+    results = np.stack([_solid(c) for c in colours])[None]
+    query = _solid((250, 250, 0))[None]
+    few = np.array([[True, False, False, False, False, False]])
+    many = np.array([[True, True, True, True, False, False]])
+    rgb_few = _pixels(figures.retrieval_grid(query, results, few, tmp_path / "few.png"))
+    rgb_many = _pixels(figures.retrieval_grid(query, results, many, tmp_path / "many.png"))
+    xs = [_centre_x(rgb_few, c) for c in [(250, 250, 0)] + colours]
+    assert None not in xs, "every image must be drawn with its own colours"
+    assert xs == sorted(xs), f"query then results by rank, left to right: {xs}"
+    green, red = _hex(figures.CORRECT_COLOUR), _hex(figures.WRONG_COLOUR)
+    g_few, g_many, r_few, r_many = (_count(rgb_few, green), _count(rgb_many, green), _count(rgb_few, red),
+                                    _count(rgb_many, red))
+    assert g_few > 0 and r_many > 0
+    assert 3.0 < g_many / g_few < 5.0          # 4 green frames (plus check marks) against 1
+    assert 2.0 < r_few / r_many < 3.0          # 5 red frames against 2
+
+
+def test_reconstruction_grid_columns_in_order(tmp_path):
+    """Columns: input sketch, reconstruction from the sketch, photo, reconstruction from the photo (Fig. 3)."""
+    cols = [(200, 0, 0), (0, 200, 0), (0, 0, 200), (200, 200, 0)]
+    batches = [np.stack([_solid(c)] * 2) for c in cols]
+    rgb = _pixels(figures.reconstruction_grid(*batches, tmp_path / "rec.png"))
+    xs = [_centre_x(rgb, c) for c in cols]
+    assert None not in xs and xs == sorted(xs)
+
+
+def test_curves_plot_each_series(tmp_path):
+    """Two series give two lines of matplotlib's first two default colours; an empty history is an error."""
+    rgb = _pixels(figures.curves({"a": [(0, 1.0), (10, 0.5)], "b": [(0, 0.2), (10, 0.9)]}, tmp_path / "c.png"))
+    assert _count(rgb, _hex("#1f77b4")) > 50 and _count(rgb, _hex("#ff7f0e")) > 50
+    with pytest.raises(ValueError, match="non-empty"):
+        figures.curves({}, tmp_path / "d.png")

@@ -1,15 +1,18 @@
-"""End-to-end fine-grained runs at smoke size: artefacts, resume, validation errors, a learning check."""
+"""Fine-grained runs end to end at smoke size: the reported numbers against a recomputation from the saved model,
+default folders, resume, validation errors, no silent substitutes, a learning check on real data."""
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from sbir_tf.config import Config
+from sbir_tf.configs import fg as fg_presets
 from sbir_tf.data.records import DataError
-from sbir_tf.experiments import fg_common, fg_presets, sketchy_fg
+from sbir_tf.experiments import qmul_fg, sketchy_fg
+from sbir_tf.run import runner
+from sbir_tf.run.defaults import default_output_dir
+from sbir_tf.tasks.fg import FGData, FGTask, embed_records
 
 
 def smoke(**sets) -> Config:
@@ -22,88 +25,102 @@ def smoke(**sets) -> Config:
 
 @pytest.fixture(scope="module")
 def synthetic_data():
-    return fg_common.load_data(smoke())
+    return FGTask().load_data(smoke())
 
 
-def assert_artefacts(out: Path, decoder: bool = True):
-    for name in ("config.json", "environment.json", "metrics.json", "history.json"):
+def recompute(out: Path, data: FGData, cfg: Config) -> dict:
+    """acc@K and mean rank from the saved model.keras, by numpy: rank = gallery photos strictly closer (Euclidean)
+    than the query's own photo; acc@K = share of queries with rank < K."""
+    from sbir_tf.export import load_run_model
+
+    model = load_run_model(out)
+    split = data.split
+    q = embed_records(model.sketch_encoder, split.query_sketches, data.index, cfg).astype(np.float64)
+    g = embed_records(model.photo_encoder, split.gallery_photos, data.index, cfg).astype(np.float64)
+    where = {p.instance_id: i for i, p in enumerate(split.gallery_photos)}
+    true = np.array([where[s.instance_id] for s in split.query_sketches])
+    d = ((q[:, None, :] - g[None, :, :]) ** 2).sum(-1)
+    ranks = (d < d[np.arange(len(q)), true][:, None]).sum(1)
+    return {**{f"acc@{k}": float(np.mean(ranks < k)) for k in cfg.eval.ks}, "mean_rank": float(ranks.mean())}
+
+
+def assert_artefacts(out: Path, decoder: bool = True) -> dict:
+    for name in ("config.json", "environment.json", "metrics.json", "history.jsonl", "model.keras"):
         assert (out / name).is_file(), name
     assert list((out / "checkpoints").glob("ckpt-*.index"))
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("acc@1", "acc@5", "acc@10", "per_category_acc@1", "chance", "gallery_size", "queries", "dataset",
-                "split", "image_size", "weights", "steps", "variant", "sharing", "schedule", "seed",
-                "wall_time_seconds"):
-        assert key in metrics, key
-    assert metrics["chance"]["acc@1"] == pytest.approx(1 / metrics["gallery_size"])
-    assert 0.0 <= metrics["acc@1"] <= metrics["acc@5"] <= metrics["acc@10"] <= 1.0
-    try:
-        import sbir_tf.eval.figures  # noqa: F401
-    except ImportError:
-        return metrics
+    assert metrics["task"] == "fine_grained"
+    assert metrics["chance"] == {f"acc@{k}": min(1.0, k / metrics["gallery_size"]) for k in (1, 5, 10)}
     pngs = {p.name for p in (out / "figures").glob("*.png")}
     assert "retrieval_grid.png" in pngs and "loss_curves.png" in pngs
     assert ("reconstructions.png" in pngs) == decoder
     return metrics
 
 
-def test_cli_smoke_on_synthetic_writes_every_artefact(tmp_path):
-    out = tmp_path / "run"
-    metrics = sketchy_fg.main(["--config", "smoke", "--output_dir", str(out), "--seed", "3"])
+def test_readme_command_writes_the_default_folder_and_its_numbers_are_the_saved_models(tmp_path, monkeypatch,
+                                                                                       synthetic_data):
+    """``python -m sbir_tf.experiments.sketchy_fg`` (here with the smoke preset): synthetic data, the deterministic
+    folder ``default_output_dir``, and acc@K / mean rank equal to a recomputation from model.keras (exactly: the
+    same float32 embeddings, ranked independently)."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--config", "smoke", "--seed", "3"]
+    assert sketchy_fg.main(argv) == 0
+    out = tmp_path / default_output_dir("sketchy_fg", argv)
+    assert out == tmp_path / "runs" / "sketchy_fg" / "synthetic_smoke_vgg16_seed3"
     m = assert_artefacts(out)
-    assert m == metrics and m["dataset"] == "synthetic" and m["steps"] == 4 and m["seed"] == 3
-    assert json.loads((out / "config.json").read_text())["train"]["seed"] == 3
+    assert (m["dataset"], m["preset"], m["variant"], m["steps"], m["seed"]) == ("synthetic", "smoke", "vgg16", 4, 3)
+    cfg = Config(json.loads((out / "config.json").read_text()))
+    again = recompute(out, synthetic_data, cfg)
+    assert {k: m[k] for k in again} == again
+    rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all("loss/total" in r for r in rows)
+    # the same command again is refused (never overwritten); with --resume the finished run is read back
+    assert sketchy_fg.main(argv) == 2
+    assert sketchy_fg.main(argv + ["--resume"]) == 0
+    assert json.loads((out / "metrics.json").read_text()) == m
 
 
 def test_qmul_fg_smoke_on_tiny_qmul_v1(tmp_path):
     """qmul_fg end to end on a generated QMUL-V1 folder (array-backed sketches and edge maps): the gallery is
     exactly the test pairs' edge maps, one query sketch per test pair."""
-    from sbir_tf.experiments import qmul_fg
     from tests.data.helpers import make_tiny_qmul_v1
 
     root = make_tiny_qmul_v1(tmp_path / "qmul", category="shoes", n_train=4, n_test=3)
     out = tmp_path / "run"
-    metrics = qmul_fg.main(["--data_dir", str(root), "--category", "shoes", "--config", "smoke",
-                            "--output_dir", str(out)])
-    m = assert_artefacts(out)
-    assert m == metrics
+    assert qmul_fg.main(["--data_dir", str(root), "--category", "shoes", "--config", "smoke",
+                         "--variant", "vgg16-D", "--output_dir", str(out)]) == 0
+    m = assert_artefacts(out, decoder=False)
     assert m["dataset"] == "qmul_v1" and m["category"] == "shoes" and m["classes"] == 1
     assert m["gallery_size"] == m["queries"] == 3 and m["train_sketches"] == m["train_photos"] == 4
     assert m["distractors"] == 0
     assert m["chance"]["acc@1"] == pytest.approx(1 / 3) and m["acc@5"] == m["acc@10"] == 1.0  # K >= gallery
+    assert default_output_dir("qmul_fg", ["--category", "chairs", "--config", "smoke"]) == \
+        Path("runs/qmul_fg/qmul_v1-chairs_smoke_vgg16_seed0")
 
 
 @pytest.mark.slow  # ~90 s: embeds the whole sketchy_mini gallery (~2,800 photos)
 def test_cli_smoke_on_sketchy_mini(tmp_path, sketchy_mini_root):
     out = tmp_path / "mini"
-    sketchy_fg.main(["--config", "smoke", "--data_dir", str(sketchy_mini_root), "--output_dir", str(out),
-                     "--variant", "vgg16-D", "--steps", "2", "--set", "eval.val_queries=4"])
+    assert sketchy_fg.main(["--config", "smoke", "--data_dir", str(sketchy_mini_root), "--output_dir", str(out),
+                            "--variant", "vgg16-D", "--steps", "2", "--set", "eval.val_queries=4"]) == 0
     m = assert_artefacts(out, decoder=False)
     assert m["dataset"] == "sketchy" and m["variant"] == "vgg16-D"
     assert m["queries"] > 0 and m["gallery_size"] > m["queries"] // 10  # test photos + never-sketched distractors
 
 
-@pytest.mark.slow  # ~70 s (three VGG16 builds); the fast version is in tests/train/test_fg_trainer.py
+@pytest.mark.slow  # ~70 s (three VGG16 builds); the run layer's resume rules are tested fast in tests/run
 def test_resume_after_kill_equals_straight_run(tmp_path, synthetic_data):
-    """6 steps straight vs killed after step 5 (last checkpoint at 4) + resume: identical weights and metrics.
+    """6 steps straight vs killed after step 5 (last checkpoint at 4) + resume: identical metrics and weights.
     Dropout is on (0.5): its seed-generator state is checkpointed, so the masks agree too."""
+    import tensorflow as tf
+
     cfg = smoke(train__steps=6, train__checkpoint_every=2, model__dropout=0.5, train__eval_every=0)
-    straight = fg_common.run_experiment(cfg, tmp_path / "a", data=synthetic_data, verbose=False)
-    assert fg_common.run_experiment(cfg, tmp_path / "b", data=synthetic_data, stop_at_step=5, verbose=False) == {}
-    assert tf.train.latest_checkpoint(str(tmp_path / "b" / "checkpoints")).endswith("ckpt-4")
-    with pytest.raises(ValueError, match="--resume"):  # an existing run is never silently overwritten
-        fg_common.run_experiment(cfg, tmp_path / "b", data=synthetic_data, verbose=False)
-    other = cfg.copy()
-    other.loss.margin = 0.3
-    with pytest.raises(ValueError, match="loss.margin"):  # resuming needs the same settings
-        fg_common.run_experiment(other, tmp_path / "b", resume=True, data=synthetic_data, verbose=False)
-    resumed = fg_common.run_experiment(cfg, tmp_path / "b", resume=True, data=synthetic_data, verbose=False)
+    straight = runner.run(FGTask(), cfg, tmp_path / "a", data=synthetic_data, verbose=False)
+    assert runner.run(FGTask(), cfg, tmp_path / "b", data=synthetic_data, stop_after=5, verbose=False) == {}
+    resumed = runner.run(FGTask(), cfg, tmp_path / "b", resume=True, data=synthetic_data, verbose=False)
     for key in ("acc@1", "acc@5", "acc@10", "mean_rank"):
-        assert resumed[key] == pytest.approx(straight[key], abs=1e-6)
-    ha = json.loads((tmp_path / "a" / "history.json").read_text())
-    hb = json.loads((tmp_path / "b" / "history.json").read_text())
-    assert [h["step"] for h in hb] == [h["step"] for h in ha] == list(range(1, 7))
-    np.testing.assert_allclose([h["total"] for h in hb], [h["total"] for h in ha], rtol=1e-6)
+        assert resumed[key] == straight[key]
     ra = tf.train.load_checkpoint(str(tmp_path / "a" / "checkpoints"))
     rb = tf.train.load_checkpoint(str(tmp_path / "b" / "checkpoints"))
     names = [n for n in ra.get_variable_to_shape_map() if n.startswith("model/")]
@@ -115,48 +132,79 @@ def test_resume_after_kill_equals_straight_run(tmp_path, synthetic_data):
 @pytest.mark.parametrize("sets, message", [
     ({"variant": "vgg19"}, "unknown variant"),
     ({"model__sharing": "shared"}, "unknown sharing"),
-    ({"model__weights": "resnet"}, "unknown model.weights"),
+    ({"model__weights": "resnet"}, "model.weights: unknown weights"),
     ({"model__weights": "/no/such/file.h5"}, "not found"),
     ({"data__image_size": 40}, "cannot give the decoder's output"),
     ({"train__schedule": "paper"}, "unknown schedule"),
     ({"train__strategy": "tpu"}, "unknown strategy"),
+    ({"train__precision": "float8"}, "float8"),
     ({"train__steps": 0}, "train.steps"),
     ({"eval__ks": [0, 5]}, "eval.ks"),
     ({"model__use_decoder": False}, "disagrees"),
+    ({"data__dataset": "sketchy"}, r"256x256/sketch/tx_\*/<class>.*info/testset.txt"),
 ])
-def test_validate_config_rejects_bad_settings(sets, message):
+def test_validate_rejects_bad_settings(sets, message):
     with pytest.raises(ValueError, match=message):
-        fg_common.validate_config(smoke(**sets))
+        FGTask().validate(smoke(**sets))
 
 
-def test_weights_file_of_wrong_shape_is_rejected_up_front(tmp_path):
+def test_cli_errors_are_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for argv, message in ((["--variant", "alexnet"], "unknown variant"),
+                          (["--set", "data.dataset=sketchy"], "needs --data_dir"),
+                          (["--resume"], "no checkpoint"),
+                          (["--set", "train.nope=1"], "train.nope"),
+                          (["--precision", "half"], "half")):
+        assert sketchy_fg.main(["--config", "smoke", *argv]) == 2, argv
+        err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert len(err) == 1 and message in err[0], (argv, err)
+    assert not (tmp_path / "runs").exists()  # nothing was written for a bad setting
+
+
+def test_real_data_without_gpu_uses_cpu_preset_and_paper_prints_an_estimate(tmp_path, capsys):
+    missing = str(tmp_path / "no_sketchy")
+    assert sketchy_fg.main(["--data_dir", missing, "--output_dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "no GPU found: using the cpu preset" in err
+    assert str(default_output_dir("sketchy_fg", ["--data_dir", missing])) == \
+        "runs/sketchy_fg/sketchy_cpu_vgg16_seed0"
+    assert sketchy_fg.main(["--data_dir", missing, "--config", "paper", "--output_dir", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "an estimate, 30,000 steps x 36.6 s/step" in err and "12.7 days" in err  # 30000 * 36.6 s
+
+
+def test_weights_file_of_wrong_shape_is_rejected_before_training(tmp_path, synthetic_data):
     import keras
 
-    from sbir_tf.models.backbones import vgg16_trunk
-
-    trunk = vgg16_trunk((32, 32, 3))
     bad = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, name="block1_conv1")])
     path = tmp_path / "bad.weights.h5"
     bad.save_weights(path)
-    del trunk
-    with pytest.raises(ValueError, match="does not fit the VGG16 encoder"):
-        fg_common.validate_config(smoke(model__weights=str(path)))
+    with pytest.raises(ValueError, match="block1_conv1"):
+        runner.run(FGTask(), smoke(model__weights=str(path)), tmp_path / "w", data=synthetic_data, verbose=False)
+    assert not list((tmp_path / "w" / "checkpoints").glob("ckpt-*"))
 
 
 def test_empty_gallery_is_rejected_before_training(synthetic_data, tmp_path):
-    index, split = synthetic_data
+    split = synthetic_data.split
     empty = type(split)(split.train_sketches, split.train_photos, split.query_sketches, [], split.classes)
     with pytest.raises(DataError, match="gallery is empty"):
-        fg_common.run_experiment(smoke(), tmp_path / "e", data=(index, empty), verbose=False)
+        runner.run(FGTask(), smoke(), tmp_path / "e", data=FGData(synthetic_data.index, empty), verbose=False)
     assert not (tmp_path / "e").exists()
 
 
-def test_cli_rejects_unknown_names(capsys):
-    with pytest.raises(SystemExit):
-        sketchy_fg.main(["--config", "smoke", "--variant", "alexnet"])
-    assert "unknown variant" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        sketchy_fg.main(["--config", "smoke", "--resume"])
+def test_undecodable_training_image_is_an_error_naming_the_file(tmp_path):
+    """No white substitute: a photo that stops decoding after the folder was indexed fails the run (exit-2 class
+    DataError) with its path."""
+    from tests.data.helpers import make_tiny_sketchy
+
+    root = make_tiny_sketchy(tmp_path / "sk", classes=("cat", "dog"), photos_per_class=3)
+    cfg = smoke(data__dataset="sketchy", data__root=str(root), train__eval_every=0)
+    data = FGTask().load_data(cfg)
+    for photo in data.split.train_photos:
+        Path(photo.path).write_bytes(b"\x89PNG truncated")
+    with pytest.raises(DataError, match=r"could not decode image .*\.(png|jpg)"):
+        runner.run(FGTask(), cfg, tmp_path / "run", data=data, verbose=False, progress=False)
+    assert not (tmp_path / "run" / "metrics.json").exists()
 
 
 def test_presets_paper_numbers():
@@ -176,17 +224,17 @@ def test_training_on_sketchy_mini_lowers_the_loss(tmp_path, sketchy_mini_root):
     cfg = smoke(train__steps=12, train__eval_every=0, train__base_lr=1e-3, train__final_lr=1e-3,
                 train__stage1_fraction=1.0, data__dataset="sketchy", data__root=str(sketchy_mini_root))
     cfg.model.update(fc_dims=[64], embedding_dim=32)
-    index, split = fg_common.load_data(cfg)
+    data = FGTask().load_data(cfg)
     # a small class subset keeps it fast and the classification task learnable in a few steps
+    split = data.split
     keep = set(split.classes[:3])
     sub = type(split)(*[[r for r in getattr(split, f) if r.class_name in keep]
                         for f in ("train_sketches", "train_photos", "query_sketches", "gallery_photos")],
                       sorted(keep))
-    fg_common.run_experiment(cfg, tmp_path / "l", data=(index, sub), verbose=False)
-    hist = json.loads((tmp_path / "l" / "history.json").read_text())
-    first = np.mean([h["total"] for h in hist[:3]])
-    last = np.mean([h["total"] for h in hist[-3:]])
-    assert all(math.isfinite(h["total"]) for h in hist)
+    m = runner.run(FGTask(), cfg, tmp_path / "l", data=FGData(data.index, sub), verbose=False, progress=False)
+    hist = [json.loads(line) for line in (tmp_path / "l" / "history.jsonl").read_text().splitlines()]
+    first = np.mean([h["loss/total"] for h in hist[:3]])
+    last = np.mean([h["loss/total"] for h in hist[-3:]])
+    assert all(np.isfinite(h["loss/total"]) for h in hist)
     assert last < first, (first, last)
-    m = assert_artefacts(tmp_path / "l")  # the same artefacts as a CLI run, on real data
     assert m["dataset"] == "sketchy" and m["gallery_size"] == len(sub.gallery_photos)

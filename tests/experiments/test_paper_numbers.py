@@ -212,7 +212,7 @@ def test_values_are_fractions_and_dimensions_integers():
 
 
 def test_fine_grained_matches_use_our_variant_and_sharing_names():
-    from sbir_tf.experiments.fg_presets import VARIANTS
+    from sbir_tf.configs.fg import VARIANTS
     from sbir_tf.models.fg import SHARING
 
     matched = {(e.table, e.row): dict(e.match) for e in P.ALL if e.paper == "pang2017" and e.match}
@@ -230,7 +230,7 @@ def test_fine_grained_matches_use_our_variant_and_sharing_names():
 
 
 def test_zero_shot_matches_name_our_ablations_and_semantics():
-    from sbir_tf.experiments.zs_common import parse_semantics
+    from sbir_tf.configs.zs import parse_semantics
 
     table4 = [e for e in P.WADCMSN_TABLE4 if e.dataset == P.SKETCHY_EXT]
     assert [e.match["ablation"] for e in table4] == TABLE4_ABLATIONS
@@ -270,7 +270,7 @@ def test_lookup_and_format_value():
 
 
 def test_table4_labels_agree_with_the_ablation_presets():
-    from sbir_tf.experiments import zs_presets
+    from sbir_tf.configs import zs as zs_presets
 
     for dataset in (P.SKETCHY_EXT, P.TUBERLIN_EXT):
         rows = {e.match["ablation"]: e.row for e in P.WADCMSN_TABLE4 if e.dataset == dataset}

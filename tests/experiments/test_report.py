@@ -390,7 +390,7 @@ def _notebook_cell(name: str, starts_with: str) -> str:
 def test_zero_shot_notebook_runs_the_table4_rows_and_the_raw_feature_baseline(smoke, ablations):
     """The notebook's training cell, run with a recording ``setting``: Table 4's rows (none of the extras) and the
     raw-feature baseline of Table 1 for every dataset it trains on."""
-    from sbir_tf.experiments import zs_common, zs_presets
+    from sbir_tf.configs import zs as zs_presets
 
     calls = []
 
@@ -400,7 +400,7 @@ def test_zero_shot_notebook_runs_the_table4_rows_and_the_raw_feature_baseline(sm
 
     cell = _notebook_cell("zs_sbir_wadcmsn.ipynb", 'main = {"sketchy"')
     exec(cell, {"SMOKE": smoke, "TUBERLIN_DIR": None, "SEMANTICS": ["glove"], "ABLATIONS": None,
-                "setting": setting, "zs_presets": zs_presets, "zs_common": zs_common})
+                "setting": setting, "zs_presets": zs_presets})
     trained = [a for d, a, s in calls if d == "sketchy" and s is None and a != "full"]
     assert trained == [zs_presets.RAW_FEATURES, *ablations]
     datasets = ["sketchy"] if smoke else ["sketchy", "tuberlin"]

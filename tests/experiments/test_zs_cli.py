@@ -1,24 +1,40 @@
-"""Zero-shot CLI end to end on the synthetic set (tiny smoke run), presets/ablations, bad input."""
+"""Zero-shot command lines end to end on the synthetic set (tiny smoke runs), resume by metrics and losses,
+presets/ablations, bad input, no silent substitutes."""
 import json
 
 import numpy as np
 import pytest
 
+from sbir_tf.configs import zs as zs_presets
 from sbir_tf.data.records import DataError
-from sbir_tf.experiments import zs_common, zs_presets
+from sbir_tf.experiments import sketchy_zs, tuberlin_zs
+from sbir_tf.run.defaults import default_output_dir
+from sbir_tf.tasks import zs as zs_task
 
 
-def run_cli(tmp_path, *extra, name="run"):
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """One feature cache for the module: the synthetic set's features are extracted once."""
+    return tmp_path_factory.mktemp("zs_cache")
+
+
+def run_cli(tmp_path, cache_dir, *extra, name="run", main=sketchy_zs.main):
     out = tmp_path / name
-    argv = ["--config", "smoke", "--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"), *extra]
-    return zs_common.main(argv, "sketchy"), out
+    argv = ["--config", "smoke", "--output_dir", str(out), "--cache_dir", str(cache_dir), *extra]
+    return main(argv), out
 
 
-def test_smoke_cli_end_to_end_and_resume(tmp_path, capsys):
-    rc, out = run_cli(tmp_path, "--steps", "2")
+def history(out):
+    return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+
+
+def test_smoke_cli_end_to_end(tmp_path, cache_dir, capsys):
+    rc, out = run_cli(tmp_path, cache_dir, "--steps", "2")
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
-    for key in zs_common.METRIC_KEYS:
+    assert (m["task"], m["dataset"], m["preset"], m["variant"], m["steps"]) == ("zero_shot", "sketchy", "smoke",
+                                                                                "full", 2)
+    for key in zs_task.METRIC_KEYS:
         assert 0.0 <= m["wadcmsn"][key] <= 1.0 and 0.0 <= m["baseline_raw_features"][key] <= 1.0
     assert m["split"]["name"] == "synthetic" and m["ablation"] == "full" and m["semantics"] == "glove+jcn"
     sources = m["side_information"]
@@ -31,25 +47,63 @@ def test_smoke_cli_end_to_end_and_resume(tmp_path, capsys):
         assert (out / "figures").joinpath(m["figures"][fig].split("/")[-1]).stat().st_size > 0
     assert json.loads((out / "config.json").read_text())["train"]["steps"] == 2
     assert (out / "environment.json").exists() and list((out / "tensorboard").iterdir())
+    assert (out / "model.keras").is_file()
     assert "WAD-CMSN (full)" in capsys.readouterr().out
-    # resume to 4 steps reuses the cached features and continues from checkpoint 2
-    rc, _ = run_cli(tmp_path, "--steps", "4", "--resume", "--no_figures")
+
+
+def test_resume_to_more_steps_equals_a_straight_run(tmp_path, cache_dir, capsys):
+    """2 steps, then --resume to 4: the scores and every logged loss equal those of a straight 4-step run (the
+    stateless (seed, step, k) batches and the restored optimiser state make it exact)."""
+    assert run_cli(tmp_path, cache_dir, "--steps", "4", "--no_figures", name="straight")[0] == 0
+    assert run_cli(tmp_path, cache_dir, "--steps", "2", "--no_figures", name="b")[0] == 0
+    rc, out = run_cli(tmp_path, cache_dir, "--steps", "4", "--resume", "--no_figures", name="b")
     assert rc == 0
-    steps = [json.loads(l)["step"] for l in (out / "history.jsonl").read_text().splitlines()]
-    assert steps == [2, 3, 4]  # smoke: log every 2 steps, validation every 3
+    straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert resumed["wadcmsn"] == straight["wadcmsn"] and resumed["steps"] == 4
+    a, b = history(tmp_path / "straight"), history(out)
+    assert [r["step"] for r in b] == [r["step"] for r in a] == [2, 3, 4]  # log every 2, validation every 3
+    for ra, rb in zip(a, b):  # (validation differs by design: the 2-step run validated at its last step)
+        assert {k: v for k, v in ra.items() if k.startswith("loss/") or k == "lr"} == \
+            {k: v for k, v in rb.items() if k.startswith("loss/") or k == "lr"}
+    assert b[-1]["val/mAP@all"] == a[-1]["val/mAP@all"]
     # without --resume an existing run is not overwritten; with different settings resume is refused
-    assert run_cli(tmp_path, "--steps", "4", "--no_figures")[0] == 2
-    assert run_cli(tmp_path, "--steps", "6", "--resume", "--set", "loss.clip_value=0.02")[0] == 2
+    assert run_cli(tmp_path, cache_dir, "--steps", "4", "--no_figures", name="b")[0] == 2
+    assert run_cli(tmp_path, cache_dir, "--steps", "6", "--resume", "--set", "loss.clip_value=0.02", name="b")[0] == 2
     err = capsys.readouterr().err
-    assert "already holds checkpoints" in err and "loss.clip_value" in err
+    assert "already holds a finished run" in err and "loss.clip_value: 0.01 -> 0.02" in err
 
 
-def test_raw_feature_baseline_only(tmp_path):
-    rc, out = run_cli(tmp_path, "--ablation", "softmax")
+def test_tuberlin_zs_smoke_and_default_folder(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--config", "smoke", "--cache_dir", str(cache_dir), "--steps", "2", "--no_figures",
+            "--ablation", "wad-cmsn"]
+    assert tuberlin_zs.main(argv) == 0
+    out = default_output_dir("tuberlin_zs", argv)
+    assert out.as_posix() == "runs/tuberlin_zs/synthetic_smoke_full_seed0"
+    m = json.loads((tmp_path / out / "metrics.json").read_text())
+    assert m["dataset"] == "tuberlin" and m["split"]["name"] == "synthetic" and m["semantics"] == "glove+path"
+
+
+def test_raw_feature_baseline_only(tmp_path, cache_dir):
+    rc, out = run_cli(tmp_path, cache_dir, "--ablation", "softmax")
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["ablation"] == "raw_features" and "wadcmsn" not in m and "mAP@all" in m["baseline_raw_features"]
-    assert not list((out / "checkpoints").iterdir())
+    assert m["steps"] is None and not list((out / "checkpoints").iterdir()) and not (out / "model.keras").exists()
+    assert default_output_dir("sketchy_zs", ["--ablation", "softmax", "--seed", "2"]).as_posix() == \
+        "runs/sketchy_zs/synthetic_cpu_raw_features_seed2"
+
+
+def test_sketchy_without_extended_folder_is_an_error_not_plain_sketchy(tmp_path, cache_dir, capsys):
+    from tests.data.helpers import make_tiny_sketchy
+
+    root = make_tiny_sketchy(tmp_path / "sk", classes=("cat", "dog", "owl"))
+    rc, _ = run_cli(tmp_path, cache_dir, "--data_dir", str(root))
+    assert rc == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "no Sketchy Extended photo folder" in err[0] and str(root) in err[0]
+    assert "--dataset_reader sketchy" in err[0]
 
 
 def test_ablation_presets():
@@ -60,7 +114,7 @@ def test_ablation_presets():
     assert cfg.loss.adversarial == "gan" and cfg.loss.lipschitz == "none"
     assert dict(cfg.loss.weights) == {"adv": 1.0, "cyc": 0.0, "cls": 0.0, "iml": 1.0}
     full = zs_presets.apply_ablation(zs_presets.get_config("paper"), "full")
-    assert full.loss.clip_value == 0.01 and full.train.lr == 1e-4 and full.train.batch_size == 128
+    assert full.loss.clip_value == 0.01 and full.train.base_lr == 1e-4 and full.train.batch_size == 128
     assert full.model.semantic_dim == 64 and full.features.image_size == 224
     with pytest.raises(ValueError, match="unknown ablation"):
         zs_presets.apply_ablation(full, "nope")
@@ -79,7 +133,7 @@ def test_semantics_defaults_per_preset():
     assert sem.synsets == "name" and sem.text_fallback == "glove" and sem.text_vectors is None
 
 
-def test_word2vec_substitution_and_user_vectors(tmp_path, monkeypatch):
+def test_word2vec_substitution_and_user_vectors(tmp_path, cache_dir, monkeypatch):
     """w2v without vectors at hand -> GloVe, said in metrics.json; --text_vectors FILE -> that file's vectors."""
     from gensim.models import KeyedVectors
 
@@ -87,7 +141,7 @@ def test_word2vec_substitution_and_user_vectors(tmp_path, monkeypatch):
     from sbir_tf.semantics import word_vectors as wv
 
     monkeypatch.setattr(wv, "local_word2vec_path", lambda: None)
-    rc, out = run_cli(tmp_path, "--semantics", "w2v+path", "--ablation", "softmax", name="sub")
+    rc, out = run_cli(tmp_path, cache_dir, "--semantics", "w2v+path", "--ablation", "softmax", name="sub")
     assert rc == 0
     src = json.loads((out / "metrics.json").read_text())["side_information"]
     assert src["text_requested"] == "word2vec" and src["text_substituted"] is True
@@ -97,8 +151,8 @@ def test_word2vec_substitution_and_user_vectors(tmp_path, monkeypatch):
     kv.add_vectors(list(CLASSES), np.random.default_rng(0).normal(size=(len(CLASSES), 300)).astype(np.float32))
     path = tmp_path / "vectors.txt"
     kv.save_word2vec_format(str(path), binary=False)
-    rc, out = run_cli(tmp_path, "--semantics", "w2v+jcn", "--text_vectors", str(path), "--ablation", "softmax",
-                      name="file")
+    rc, out = run_cli(tmp_path, cache_dir, "--semantics", "w2v+jcn", "--text_vectors", str(path),
+                      "--ablation", "softmax", name="file")
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["side_information"]["text_used"] == "word2vec:vectors.txt"
@@ -107,58 +161,65 @@ def test_word2vec_substitution_and_user_vectors(tmp_path, monkeypatch):
 
 
 def test_semantics_spec_parsing():
-    assert zs_common.parse_semantics("glove+path") == ("glove", "path")
-    assert zs_common.parse_semantics("w2v+jcn") == ("word2vec", "jcn")
-    assert zs_common.parse_semantics("jcn") == (None, "jcn")
+    assert zs_presets.parse_semantics("glove+path") == ("glove", "path")
+    assert zs_presets.parse_semantics("w2v+jcn") == ("word2vec", "jcn")
+    assert zs_presets.parse_semantics("jcn") == (None, "jcn")
     with pytest.raises(ValueError, match="at most one of each"):
-        zs_common.parse_semantics("w2v+path+jcn")
+        zs_presets.parse_semantics("w2v+path+jcn")
     with pytest.raises(ValueError, match="unknown semantics"):
-        zs_common.parse_semantics("glove+bert")
+        zs_presets.parse_semantics("glove+bert")
 
 
-def test_semantics_help_lists_only_accepted_specs():
-    help_text = " ".join(zs_common.build_parser("sketchy").format_help().split())
+def test_semantics_help_lists_only_accepted_specs(capsys):
+    with pytest.raises(SystemExit):
+        sketchy_zs.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
     assert "w2v+path+jcn" not in help_text
-    for spec in zs_common.SEMANTICS_EXAMPLES:
+    for spec in zs_presets.SEMANTICS_EXAMPLES:
         assert spec in help_text
-        text, hierarchy = zs_common.parse_semantics(spec)
+        text, hierarchy = zs_presets.parse_semantics(spec)
         assert (text is not None) + (hierarchy is not None) == len(spec.split("+"))
 
 
 def test_bad_splits_are_clear_errors():
     avail = ["a", "b", "c", "d"]
     with pytest.raises(DataError, match="both seen and unseen: \\['c'\\]"):
-        zs_common.validate_split(["a", "b", "c"], [], ["c", "d"], ["c", "d"], avail, "s")
+        zs_task.validate_split(["a", "b", "c"], [], ["c", "d"], ["c", "d"], avail, "s")
     with pytest.raises(DataError, match="absent from the data"):
-        zs_common.validate_split(["a", "b"], [], ["zebra"], ["zebra"], avail, "s")
+        zs_task.validate_split(["a", "b"], [], ["zebra"], ["zebra"], avail, "s")
     with pytest.raises(DataError, match="also seen"):
-        zs_common.validate_split(["a", "b"], ["b"], ["c"], ["c"], avail, "s")
-    zs_common.validate_split(["a", "b"], ["c"], ["c", "d"], ["d"], avail, "s")
+        zs_task.validate_split(["a", "b"], ["b"], ["c"], ["c"], avail, "s")
+    zs_task.validate_split(["a", "b"], ["c"], ["c", "d"], ["d"], avail, "s")
 
 
-def test_bad_cli_input_returns_error(tmp_path, capsys):
-    assert run_cli(tmp_path, "--semantics", "glove+w2v")[0] == 2
-    assert "at most one of each" in capsys.readouterr().err
-    assert run_cli(tmp_path, "--set", "train.nope=1")[0] == 2
-    assert "train.nope" in capsys.readouterr().err
+def test_bad_cli_input_returns_error(tmp_path, cache_dir, capsys):
+    for argv, message in ((["--semantics", "glove+w2v"], "at most one of each"),
+                          (["--set", "train.nope=1"], "train.nope"),
+                          (["--set", "train.lr=0.1"], "'train.lr' is now 'train.base_lr'"),
+                          (["--set", "data.dir=/x"], "'data.dir' is now 'data.root'"),
+                          (["--set", "train.steps=2.5"], "train.steps"),
+                          (["--set", "ablation=softmax"], "--ablation raw_features"),
+                          (["--set", "ablation=wasserstein"], "disagrees with loss.adversarial"),
+                          (["--precision", "fp8"], "fp8")):
+        assert run_cli(tmp_path, cache_dir, *argv, name="bad")[0] == 2, argv
+        err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert len(err) == 1 and message in err[0], (argv, err)
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.slow
 def test_default_cpu_cli_runs(tmp_path):
-    rc = zs_common.main(["--output_dir", str(tmp_path / "cpu")], "sketchy")
-    assert rc == 0
+    assert sketchy_zs.main(["--output_dir", str(tmp_path / "cpu")]) == 0
     m = json.loads((tmp_path / "cpu" / "metrics.json").read_text())
     assert np.isfinite(m["wadcmsn"]["mAP@all"])
 
 
 def test_feature_normalization_modes():
-    from sbir_tf.experiments.zs_common import normalize_features
-
     x = np.array([[3.0, 4.0], [0.0, 0.0], [1.0, 0.0]], np.float32)
-    np.testing.assert_allclose(normalize_features(x, "none"), x)
-    np.testing.assert_allclose(normalize_features(x, "l2"), [[0.6, 0.8], [0.0, 0.0], [1.0, 0.0]], atol=1e-7)
+    np.testing.assert_allclose(zs_task.normalize_features(x, "none"), x)
+    np.testing.assert_allclose(zs_task.normalize_features(x, "l2"), [[0.6, 0.8], [0.0, 0.0], [1.0, 0.0]], atol=1e-7)
     with pytest.raises(ValueError, match="features.normalize"):
-        normalize_features(x, "zscore")
+        zs_task.normalize_features(x, "zscore")
 
 
 def test_semantic_normalization_centres_on_seen_classes_only():

@@ -1,7 +1,7 @@
 """WAD-CMSN presets: the Table 4 rows of Xu et al. and their loss settings, the paper preset's optimiser and figure."""
 import pytest
 
-from sbir_tf.experiments import zs_presets
+from sbir_tf.configs import zs as zs_presets
 from sbir_tf.losses import wadcmsn as L
 
 #: Table 4 of Xu et al. in the paper's order: --ablation name, printed label, adversarial loss, terms of Eq. 10 kept.
@@ -55,7 +55,7 @@ def test_raw_features_and_extra_rows():
 def test_paper_preset_optimiser_losses_and_figure():
     cfg = zs_presets.get_config("paper")
     # "RMSprop in Pytorch" (Sec. 3.2) with "initial training rate 1E - 4" (Sec. 4.2): torch.optim.RMSprop constants
-    assert (cfg.train.lr, cfg.train.rmsprop_rho, cfg.train.rmsprop_epsilon) == (1e-4, 0.99, 1e-8)
+    assert (cfg.train.base_lr, cfg.train.rmsprop_rho, cfg.train.rmsprop_epsilon) == (1e-4, 0.99, 1e-8)
     assert cfg.train.rmsprop_epsilon_placement == "outside_sqrt"
     assert (L.RMSPROP_RHO, L.RMSPROP_EPSILON, L.RMSPROP_EPSILON_PLACEMENT) == (0.99, 1e-8, "outside_sqrt")
     assert cfg.loss.reduction == "mean" and cfg.loss.iml_reduction == "sum"

@@ -156,11 +156,12 @@ def test_fg_loss_terms_without_decoder():
 
 def test_decoder_distance_of_each_preset_and_validation():
     """``paper`` keeps Eq. 4 as printed; ``cpu`` uses the size-independent per-pixel reading; names are checked."""
-    from sbir_tf.experiments import fg_common, fg_presets
+    from sbir_tf.configs import fg as fg_presets
+    from sbir_tf.tasks.fg import FGTask
 
     assert {name: fg_presets.get_config(name).loss.decoder_distance for name in fg_presets.PRESETS} == {
         "paper": "norm", "cpu": "pixel_mse", "smoke": "norm"}
     cfg = fg_presets.get_config("smoke")
     cfg.loss.decoder_distance = "mse"
     with pytest.raises(ValueError, match="loss.decoder_distance"):
-        fg_common.validate_config(cfg)
+        FGTask().validate(cfg)

@@ -127,18 +127,21 @@ def test_feature_extractor_is_gap_of_conv5_3():
 
 
 def test_known_weight_names_are_checked_in_one_place(monkeypatch):
-    """fg_common, the fg model config, googlenet and the feature cache all follow ``backbones.KNOWN_WEIGHTS``."""
+    """The fine-grained task, the fg model config, googlenet and the feature cache all follow
+    ``backbones.KNOWN_WEIGHTS``."""
     from sbir_tf import features
-    from sbir_tf.experiments import fg_common
     from sbir_tf.models import fg, googlenet
+    from sbir_tf.tasks import fg as fg_task
 
-    assert fg_common.WEIGHT_NAMES == (*backbones.KNOWN_WEIGHTS, "none")
+    assert fg_task.WEIGHT_NAMES == (*backbones.KNOWN_WEIGHTS, "none")
     monkeypatch.setattr(backbones, "KNOWN_WEIGHTS", backbones.KNOWN_WEIGHTS + ("extra",))
     backbones.check_weights_arg("extra")
     assert features.weights_tag("extra") == "extra"
-    fg_common._check_weights("extra", "vgg16", 32, "model.weights")
+    fg_task.check_weights("extra", "vgg16", "model.weights")
     assert fg._resolve_config({"weights": "extra"}, 32)["weights"] == "extra"
     with pytest.raises(ValueError, match="VGG16 weight source"):
-        fg_common._check_weights("extra", "googlenet", 32, "model.weights")
+        fg_task.check_weights("extra", "googlenet", "model.weights")
+    with pytest.raises(ValueError, match="VGG16 weight source"):
+        fg._resolve_config({"backbone": "googlenet", "weights": "extra"}, 32)
     with pytest.raises(ValueError, match="no 'extra' weights exist for GoogLeNet"):
         googlenet.googlenet((32, 32, 3), weights="extra")

@@ -42,10 +42,10 @@ def _onnx_conv(inits, layer):
 
 def test_name_is_known_everywhere():
     from sbir_tf import features
-    from sbir_tf.experiments import fg_common
+    from sbir_tf.tasks import fg as fg_task
 
     assert "imagenet-offline" in KNOWN_WEIGHTS and {"imagenet", "hed"} <= set(KNOWN_WEIGHTS)
-    assert set(fg_common.WEIGHT_NAMES) == set(KNOWN_WEIGHTS) | {"none"}
+    assert set(fg_task.WEIGHT_NAMES) == set(KNOWN_WEIGHTS) | {"none"}
     assert features.weights_tag("imagenet-offline") == "imagenet-offline"
     assert features.DEFAULT_WEIGHTS == "imagenet-offline"
 

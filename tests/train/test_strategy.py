@@ -1,11 +1,11 @@
-"""Distribution and mixed-precision helpers; MirroredStrategy on two logical CPUs (in a subprocess, because the
-logical devices must be configured before TensorFlow initialises)."""
+"""Distribution helpers; the fine-grained step under MirroredStrategy on two logical CPUs (in a subprocess, because
+the logical devices must be configured before TensorFlow initialises) equals the single-device step, and skips a
+non-finite update on every replica."""
 import json
 import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
 import pytest
 
@@ -26,69 +26,53 @@ def test_default_strategy_and_unknown_name():
         ST.make_strategy("tpu")
 
 
-def test_mixed_precision_policy_and_loss_scale_wrapper():
-    try:
-        assert ST.set_mixed_precision(True) == "mixed_float16"
-        assert keras.mixed_precision.global_policy().compute_dtype == "float16"
-        opt = ST.wrap_optimizer(keras.optimizers.Adam(1e-3), True)
-        assert isinstance(opt, keras.optimizers.LossScaleOptimizer)
-        assert isinstance(ST.inner_optimizer(opt), keras.optimizers.Adam)
-    finally:
-        assert ST.set_mixed_precision(False) == "float32"
-    plain = keras.optimizers.Adam(1e-3)
-    assert ST.wrap_optimizer(plain, False) is plain and ST.inner_optimizer(plain) is plain
-
-
 MIRRORED_SCRIPT = textwrap.dedent(r'''
     import json, os
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import numpy as np, tensorflow as tf, keras
     from sbir_tf.train.strategy import split_cpu, make_strategy
     split_cpu(2)
-    from sbir_tf.train.fg_trainer import FGTrainer
+    from sbir_tf.models.fg import L2Normalize, PangModel
+    from sbir_tf.train.fg_step import FGStep
     from sbir_tf.train.schedules import two_stage_schedule
 
-    class Tiny:
-        def __init__(self):
-            keras.utils.set_random_seed(0)
-            self.encoder = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(5)])
-            self.sketch_encoder = self.photo_encoder = self.encoder
-            self.classifier = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
-            self.decoder = None
-            self.encoder_variables = self.encoder.trainable_variables
-            self.classifier_variables = self.classifier.trainable_variables
-            self.decoder_variables = []
-
-    def loss_fn(model, batch, weights, margin, training=True, **kwargs):
-        zs = model.sketch_encoder(batch["sketch"]); zp = model.photo_encoder(batch["positive"])
-        ce = keras.losses.sparse_categorical_crossentropy(batch["label_sketch"], model.classifier(zs),
-                                                          from_logits=True)
-        cls = tf.reduce_mean(ce)
-        tri = tf.reduce_mean(tf.reduce_sum(tf.square(zs - zp), -1))
-        return {"cls": cls, "rec": tf.constant(0.0), "tri": tri, "total": cls + tri}
+    def model():
+        keras.utils.set_random_seed(0)
+        enc = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(5), L2Normalize()])
+        return PangModel(enc, enc, keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)]), None)
 
     rng = np.random.default_rng(0)
-    batch = {"sketch": rng.normal(size=(4, 4, 4, 3)).astype("float32"),
-             "positive": rng.normal(size=(4, 4, 4, 3)).astype("float32"),
-             "label_sketch": np.array([0, 1, 2, 1], "int32")}
-    stages = two_stage_schedule("text", 2, has_decoder=False, lambda_d=10.0, lambda_t=1.0)
+    img = lambda: rng.normal(size=(4, 4, 4, 3)).astype("float32")
+    batch = {"sketch": img(), "positive": img(), "negative": img(),
+             "label_sketch": np.array([0, 1, 2, 1], "int32"), "label_positive": np.array([0, 1, 2, 1], "int32"),
+             "label_negative": np.array([1, 2, 0, 0], "int32")}
+    bad = dict(batch, label_sketch=batch["label_sketch"])
+    bad["sketch"] = np.full_like(batch["sketch"], np.nan)
+    batches = [batch, batch, bad]
+    stages = two_stage_schedule("text", 3, has_decoder=False, lambda_d=10.0, lambda_t=1.0)
     out = {}
     for name in ("default", "mirrored"):
         strategy = make_strategy(name)
         with strategy.scope():
-            model = Tiny()
-            trainer = FGTrainer(model, stages, keras.optimizers.SGD(0.5), global_batch=4, margin=0.1,
-                                strategy=strategy, loss_fn=loss_fn)
-        ds = trainer.distribute(tf.data.Dataset.from_tensors(batch).repeat())
-        it = iter(ds)
-        terms = [trainer.train_step(s, next(it)) for s in range(2)]
-        out[name] = {"replicas": strategy.num_replicas_in_sync, "terms": terms,
-                     "weights": [np.asarray(v.numpy()).ravel().tolist() for v in model.encoder.trainable_variables]}
+            m = model()
+            step = FGStep(m, stages, keras.optimizers.SGD(0.5), lambda s: tf.data.Dataset.from_tensor_slices(
+                {k: np.stack([b[k] for b in batches[s:]]) for k in batch}), global_batch=4, margin=0.1,
+                decoder_distance="norm", learning_rate=lambda s: 0.5, strategy=strategy)
+        terms = []
+        for s in range(2):
+            r = step(s)
+            terms.append({k: float(v) for k, v in r.items() if k.startswith("loss/")})
+        weights = [np.asarray(v.numpy()).ravel().tolist() for v in m.sketch_encoder.trainable_variables]
+        r = step(2)  # NaN sketches: skipped on both replicas
+        after = [np.asarray(v.numpy()).ravel().tolist() for v in m.sketch_encoder.trainable_variables]
+        out[name] = {"replicas": strategy.num_replicas_in_sync, "terms": terms, "weights": weights,
+                     "nan_finite": bool(r["finite"]), "nan_unchanged": after == weights,
+                     "iterations": int(step.optimizer.iterations.numpy())}
     print("RESULT" + json.dumps(out))
 ''')
 
 
-def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
+def test_mirrored_strategy_on_two_logical_cpus_matches_single_device_and_skips_nan():
     proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1]
@@ -96,7 +80,10 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     assert out["default"]["replicas"] == 1 and out["mirrored"]["replicas"] == 2
     # Same global-batch loss and the same SGD update: per-replica losses are scaled by the global batch.
     for a, b in zip(out["default"]["terms"], out["mirrored"]["terms"]):
-        for k in ("cls", "tri", "total"):
+        for k in ("loss/cls", "loss/tri", "loss/total"):
             assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6)
     for wa, wb in zip(out["default"]["weights"], out["mirrored"]["weights"]):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    for name in ("default", "mirrored"):
+        r = out[name]
+        assert r["nan_finite"] is False and r["nan_unchanged"] is True and r["iterations"] == 2, (name, r)

@@ -1,8 +1,8 @@
-"""Scalar summaries (the one helper both trainers use) and the shared CPU-model lookup."""
+"""Scalar summaries (the one helper the training loop uses) and the shared CPU-model lookup."""
 import numpy as np
 import tensorflow as tf
 
-from sbir_tf.train import fg_trainer, run_dir, zs_trainer
+from sbir_tf.train import loop, run_dir
 from sbir_tf.train.summaries import SCALARS_PLUGIN, write_scalar
 
 
@@ -21,8 +21,8 @@ def test_write_scalar_event_reads_back_as_a_scalars_plugin_value(tmp_path):
     assert found["lr"][0] == 7 and np.isclose(found["lr"][1], 1e-4) and found["lr"][2] == "scalars"
 
 
-def test_both_trainers_use_the_shared_helper():
-    assert fg_trainer.write_scalar is write_scalar and zs_trainer.write_scalar is write_scalar
+def test_the_loop_uses_the_shared_helper():
+    assert loop.write_scalar is write_scalar
 
 
 def test_cpu_model_is_shared_with_the_benchmarks():

@@ -1,4 +1,4 @@
-"""WAD-CMSN configs as code: ``get_config(name, dataset) -> Config`` for ``paper``, ``cpu`` and ``smoke``.
+"""WAD-CMSN configs as code: ``get_config(preset, dataset) -> Config`` (locked) for ``paper``, ``cpu`` and ``smoke``.
 
 * ``paper``: the paper's settings (VGG16 ImageNet features at 224 px, 64-d semantic space, RMSprop 1e-4 with
   PyTorch's RMSprop rule and constants, all lambda's 1, top-10 retrieval figure) and this project's choices where it
@@ -70,6 +70,11 @@ ABLATIONS = {
 ABLATION_ALIASES = {"softmax": RAW_FEATURES, "baseline": "wasserstein", "wad-cmsn": "full"}
 #: Figure 4 of Xu et al.: "Top 10 retrieved images attained by WAD-CMSN".
 FIGURE4_TOP_K = 10
+#: ``semantics.spec`` parts: text models and WordNet hierarchy measures (Table 3 of Xu et al.)
+TEXT_SEMANTICS = ("glove", "word2vec")
+HIERARCHY_SEMANTICS = ("path", "jcn")
+#: ``--semantics`` values shown in the help: Table 3 of WAD-CMSN (one text model and/or one hierarchy measure)
+SEMANTICS_EXAMPLES = ("w2v", "glove", "path", "jcn", "w2v+path", "w2v+jcn", "glove+path", "glove+jcn")
 
 
 def base_config(dataset: str = "sketchy") -> Config:
@@ -77,12 +82,12 @@ def base_config(dataset: str = "sketchy") -> Config:
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     return Config(
-        name="paper",
-        dataset=dataset,
+        preset="paper",
         ablation="full",
-        # no data.dir: the offline synthetic Sketchy-layout set with the seeded "synthetic" class split;
-        # prepared_dir: TFDS data_dir of prepared records (sbir_tf.data.prepare), read instead of data.dir
-        data=dict(dir=None, prepared_dir=None, reader="auto", split=DEFAULT_SPLITS[dataset]),
+        # no data.root: the offline synthetic Sketchy-layout set with the seeded "synthetic" class split;
+        # prepared_dir: TFDS data_dir of prepared records (sbir_tf.data.prepare), read instead of data.root;
+        # reader: "auto" = sketchy_extended for Sketchy (its photo folder must exist), tuberlin_extended for TU-Berlin
+        data=dict(dataset=dataset, root=None, prepared_dir=None, reader="auto", split=DEFAULT_SPLITS[dataset]),
         features=dict(weights="imagenet", image_size=224, synthetic_image_size=224, load_size=None, batch_size=32,
                       cache_dir=None, refresh=False,
                       # per-feature scaling before the generators; the paper is silent (README, fidelity section)
@@ -109,10 +114,13 @@ def base_config(dataset: str = "sketchy") -> Config:
                   iml_reduction=L.IML_REDUCTION,
                   weights=dict(L.DEFAULT_WEIGHTS)),
         # RMSprop "in Pytorch" (Sec. 3.2): torch.optim.RMSprop's alpha, eps and update rule (sbir_tf.losses.wadcmsn)
-        train=dict(steps=20000, batch_size=L.BATCH_SIZE, lr=L.LEARNING_RATE, rmsprop_rho=L.RMSPROP_RHO,
+        train=dict(steps=20000, batch_size=L.BATCH_SIZE, base_lr=L.LEARNING_RATE, rmsprop_rho=L.RMSPROP_RHO,
                    rmsprop_epsilon=L.RMSPROP_EPSILON, rmsprop_epsilon_placement=L.RMSPROP_EPSILON_PLACEMENT,
                    n_critic=L.N_CRITIC, seed=0, log_every=100, eval_every=1000, checkpoint_every=1000,
-                   keep_checkpoints=3),
+                   keep_checkpoints=3,
+                   # precision: float32 | bfloat16 | float16 (mixed, with loss scaling); jit_compile: XLA for the
+                   # compiled steps; deterministic: op determinism and fixed thread counts (sbir_tf.train)
+                   precision="float32", jit_compile=False, deterministic=False),
         # test_classes: "unseen" = all unseen classes (the papers' text: 25 unseen Sketchy classes are tested) or
         # "test" = the split's test classes only (unseen minus the validation classes, as the seeded SEM-PCYC code
         # separates them; equal to "unseen" for lists without validation classes). README, fidelity section.
@@ -124,19 +132,19 @@ def base_config(dataset: str = "sketchy") -> Config:
     )
 
 
-def get_config(name: str = "paper", dataset: str = "sketchy", smoke: bool = False) -> Config:
-    """Preset ``name`` (paper | cpu | smoke) for ``dataset`` (sketchy | tuberlin); ``smoke=True`` means "smoke"."""
-    name = "smoke" if smoke else name
-    if name not in PRESETS:
-        raise ValueError(f"unknown config {name!r}; choose one of {PRESETS}")
+def get_config(preset: str = "paper", dataset: str = "sketchy") -> Config:
+    """Preset ``preset`` (paper | cpu | smoke) for ``dataset`` (sketchy | tuberlin), locked."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown config {preset!r}; choose one of {PRESETS}")
+    name = preset
     cfg = base_config(dataset)
-    cfg.name = name
+    cfg.preset = preset
     cfg.semantics.spec = DEFAULT_SEMANTICS[name][dataset]
     if name in ("cpu", "smoke"):
         cfg.features.weights = "imagenet-offline"
         cfg.features.synthetic_image_size = 64
         # a 1,000-step CPU run needs a 10x larger RMSprop step than the paper's 1e-4 to move the classifier at all
-        cfg.train.update(steps=1000, batch_size=64, lr=1e-3, log_every=50, eval_every=250, checkpoint_every=250)
+        cfg.train.update(steps=1000, batch_size=64, base_lr=1e-3, log_every=50, eval_every=250, checkpoint_every=250)
         cfg.figures.tsne_max_points = 500
     if name == "smoke":
         cfg.features.update(image_size=32, synthetic_image_size=32, batch_size=64)
@@ -177,3 +185,24 @@ def apply_ablation(cfg: Config, name: str) -> Config:
         if term not in spec["terms"]:
             cfg.loss.weights[term] = 0.0
     return cfg
+
+
+def parse_semantics(spec: str) -> tuple[str | None, str | None]:
+    """Table 3 side-information choice -> SEM's ``(text, hierarchy)``: ``"glove+path"`` -> ``("glove", "path")``,
+    ``"w2v+jcn"`` -> ``("word2vec", "jcn")``, ``"path"`` -> ``(None, "path")``.
+
+    SEM's ``class_semantics`` combines at most one text model with at most one hierarchy measure; a spec naming
+    two of either (e.g. ``w2v+path+jcn``) is rejected here with that reason.
+    """
+    tokens = [t.strip().lower() for t in str(spec).split("+") if t.strip()]
+    tokens = ["word2vec" if t == "w2v" else t for t in tokens]
+    text = [t for t in tokens if t in TEXT_SEMANTICS]
+    hier = [t for t in tokens if t in HIERARCHY_SEMANTICS]
+    unknown = [t for t in tokens if t not in TEXT_SEMANTICS + HIERARCHY_SEMANTICS]
+    if unknown or not tokens:
+        raise ValueError(f"unknown semantics {spec!r}: combine one text model {TEXT_SEMANTICS} (w2v = word2vec) "
+                         f"and/or one hierarchy measure {HIERARCHY_SEMANTICS} with '+', e.g. glove+path")
+    if len(text) > 1 or len(hier) > 1:
+        raise ValueError(f"semantics {spec!r} names {len(text)} text models and {len(hier)} hierarchy measures; "
+                         f"the side-information module (sbir_tf.semantics.side_info) combines at most one of each")
+    return (text[0] if text else None), (hier[0] if hier else None)

@@ -1,6 +1,7 @@
 """Config presets (configs as code) for fine-grained SBIR, Pang et al. (BMVC 2017).
 
-``get_config(name)`` with ``name`` in :data:`PRESETS`:
+``get_config(preset)`` with ``preset`` in :data:`PRESETS` returns a locked :class:`~sbir_tf.config.Config` holding
+every key a run reads:
 
 ``paper``
     The published setting (Sec. 4, Pang et al. 2017): 224 px, batch 32, Adam (beta_1 0.9, beta_2 0.999,
@@ -66,6 +67,7 @@ def paper() -> Config:
     from sbir_tf.data.sketchy import CENTRED_SKETCH_RENDERING
     from sbir_tf.losses.fg import PANG_2017 as hp
 
+    model = _model_defaults()
     return Config(
         preset="paper",
         variant="vgg16",
@@ -74,7 +76,7 @@ def paper() -> Config:
         data=dict(dataset="sketchy", root=None, prepared_dir=None, category=None,
                   sketch_rendering=CENTRED_SKETCH_RENDERING, photo_rendering=DEFAULT_RENDERING, image_size=224,
                   load_size=None, hard_negative_prob=0.5, flip=True, split_seed=0),
-        model=_model_defaults(),
+        model=model,
         loss=_loss_hyperparams(),
         train=dict(steps=schedules.PAPER_TOTAL_STEPS, batch_size=hp.batch_size,
                    base_lr=schedules.PAPER_BASE_LR, final_lr=schedules.PAPER_FINAL_LR,
@@ -82,7 +84,9 @@ def paper() -> Config:
                    epsilon=hp.adam_epsilon,
                    schedule="text", stage1_fraction=schedules.DEFAULT_STAGE1_FRACTION, seed=0,
                    checkpoint_every=1000, keep_checkpoints=3, log_every=50, eval_every=2000,
-                   strategy="default", mixed_precision=False),
+                   # precision: float32 | bfloat16 | float16 (mixed, with loss scaling); jit_compile: XLA for the
+                   # compiled steps; deterministic: op determinism and fixed thread counts (sbir_tf.train)
+                   strategy="default", precision="float32", jit_compile=False, deterministic=False),
         eval=dict(ks=[1, 5, 10], batch_size=64, val_queries=200, val_distractors=300, grid_queries=8,
                   grid_top=10, display_size=96, recon_pairs=6),
     )
@@ -115,12 +119,12 @@ def smoke() -> Config:
     return cfg
 
 
-def get_config(name: str = "paper") -> Config:
-    """The preset ``name`` (``paper``, ``cpu`` or ``smoke``) as a fresh :class:`~sbir_tf.config.Config`."""
+def get_config(preset: str = "paper") -> Config:
+    """The preset ``preset`` (``paper``, ``cpu`` or ``smoke``) as a fresh, locked :class:`~sbir_tf.config.Config`."""
     builders = {"paper": paper, "cpu": cpu, "smoke": smoke}
-    if name not in builders:
-        raise ValueError(f"unknown config {name!r}; choose one of {PRESETS}")
-    return builders[name]()
+    if preset not in builders:
+        raise ValueError(f"unknown config {preset!r}; choose one of {PRESETS}")
+    return builders[preset]()
 
 
 def apply_variant(cfg: Config, variant: str) -> Config:

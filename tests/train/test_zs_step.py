@@ -1,31 +1,13 @@
-"""WAD-CMSN Algorithm 1: update order, weight clipping, exact resume, NaN stop, deterministic batches."""
+"""WAD-CMSN Algorithm 1: the critic/generator order and tapes, weight clipping, the variants, Eq. 8 in the step,
+deterministic batches, PyTorch's RMSprop."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from sbir_tf.models.wadcmsn import WADCMSN
-from sbir_tf.train.zs_trainer import NonFiniteLossError, PairSampler, ZSTrainer
-
-C = 3
-LOSS = dict(adversarial="wasserstein", lipschitz="clip", clip_value=0.01, gp_weight=10.0, semantic_cycle=True,
-            reduction="sum", weights=dict(adv=1.0, cyc=1.0, cls=1.0, iml=1.0))
-TRAIN = dict(steps=4, lr=1e-4, n_critic=1, seed=0, log_every=1, eval_every=0, checkpoint_every=2)
-
-
-def sampler(nan=False, seed=0):
-    rng = np.random.default_rng(0)
-    sl, pl = np.arange(24) % C, np.arange(18) % C
-    sk = rng.random((24, 512)).astype("float32")
-    if nan:
-        sk[:] = np.nan
-    return PairSampler(sk, sl, rng.random((18, 512)).astype("float32"), pl,
-                       rng.normal(size=(C, 64)).astype("float32"), batch_size=8, seed=seed)
-
-
-def model(seed=0):
-    keras.utils.set_random_seed(seed)
-    return WADCMSN(C, generator_hidden=[32], critic_hidden=[16], generator_dropout=0.3)
+from sbir_tf.train.zs_step import PairSampler, PyTorchRMSprop, ZSStep, build_rmsprop, zs_step
+from train_tiny import C, zs_cfg, zs_model, zs_sampler
 
 
 def snapshot(variables):
@@ -37,7 +19,7 @@ def changed(before, variables):
 
 
 def test_sampler_pairs_same_class_and_is_deterministic():
-    s = sampler()
+    s = zs_sampler()
     b1, b2, b3 = s.batch(5, 0), s.batch(5, 0), s.batch(5, 1)
     for k in b1:
         np.testing.assert_array_equal(b1[k], b2[k])
@@ -49,12 +31,37 @@ def test_sampler_pairs_same_class_and_is_deterministic():
         PairSampler(np.zeros((2, 4)), [0, 1], np.zeros((1, 4)), [0], np.zeros((2, 3)))
 
 
-def test_algorithm1_update_order_and_clipping():
-    m = model()
-    t = ZSTrainer(m, sampler(), LOSS, TRAIN)
-    b = t.sampler.batch(0)
+def test_algorithm1_runs_n_critic_critic_updates_then_one_generator_update_on_batches_step_k():
+    """Algorithm 1: for k < n_critic, a critic update on batch (step, k); then one generator update on batch
+    (step, n_critic); each with the stateless seed of (seed, step, k)."""
+    step, _ = zs_step(zs_model(), zs_cfg(n_critic=3), zs_sampler())
+    calls = []
+    critic, generator = step.critic_update, step.generator_update
+
+    def spy(name, fn):
+        def run(x, *args):
+            seed = args[-1].numpy().tolist()
+            k = [k for k in range(4) if np.array_equal(x.numpy(), step.sampler.batch(7, k)["x"])]
+            calls.append((name, k, seed))
+            return fn(x, *args)
+        return run
+
+    step.critic_update, step.generator_update = spy("critic", critic), spy("generator", generator)
+    out = step(7)
+    assert calls == [("critic", [0], [0, 7 * 64]), ("critic", [1], [0, 7 * 64 + 16]),
+                     ("critic", [2], [0, 7 * 64 + 32]), ("generator", [3], [0, 7 * 64 + 48])]
+    assert bool(out["finite"]) and "loss/critic/L_dis" in out and "loss/generator/L_ps" in out
+    # with the adversarial term off (ablation) there is no critic update at all
+    step_no_adv, _ = zs_step(zs_model(), zs_cfg(weights=dict(adv=0.0, cyc=1.0, cls=1.0, iml=1.0)), zs_sampler())
+    assert step_no_adv.critic_batches(0) == [] and "loss/critic/L_dis" not in step_no_adv(0)
+
+
+def test_critic_update_tapes_critics_only_and_generator_update_generators_only():
+    m = zs_model()
+    step, _ = zs_step(m, zs_cfg(), zs_sampler())
+    b = step.sampler.batch(0)
     gen0, crit0 = snapshot(m.generator_variables), snapshot(m.critic_variables)
-    t._critic_fn(b["x"], b["y"], b["s"], t._step_seed(0, 0))
+    step.critic_update(b["x"], b["y"], b["s"], step.step_seed(0, 0))
     assert not any(changed(gen0, m.generator_variables)), "critic step must not touch the generators"
     # every critic kernel moves (an output bias of a Wasserstein critic cancels in E f(fake) - E f(real))
     kernels = [c for c, v in zip(changed(crit0, m.critic_variables), m.critic_variables) if "kernel" in v.path]
@@ -62,96 +69,75 @@ def test_algorithm1_update_order_and_clipping():
     for v in m.critic_variables:
         assert np.abs(v.numpy()).max() <= 0.01 + 1e-9
     crit1 = snapshot(m.critic_variables)
-    t._generator_fn(b["x"], b["y"], b["s"], b["label"], t._step_seed(0, 1))
+    step.generator_update(b["x"], b["y"], b["s"], b["label"], step.step_seed(0, 1))
     assert not any(changed(crit1, m.critic_variables)), "generator step must not touch the critics"
     assert all(changed(gen0, m.generator_variables)), "generator step must update G, F and the classifier"
+    assert set(map(id, step.critic_optimizer._trainable_variables)) == set(map(id, m.critic_variables))
+    assert set(map(id, step.generator_optimizer._trainable_variables)) == set(map(id, m.generator_variables))
 
 
 def test_clipping_holds_after_training_steps():
-    m = model()
-    t = ZSTrainer(m, sampler(), dict(LOSS, clip_value=0.005), dict(TRAIN, n_critic=2))
-    t.fit(steps=3, progress=False)
+    m = zs_model()
+    step, _ = zs_step(m, zs_cfg(n_critic=2, clip_value=0.005), zs_sampler())
+    for s in range(3):
+        step(s)
     assert max(np.abs(v.numpy()).max() for v in m.critic_variables) <= 0.005 + 1e-9
 
 
-@pytest.mark.parametrize("loss", [dict(LOSS, lipschitz="gp"), dict(LOSS, adversarial="gan", lipschitz="none"),
-                                  dict(LOSS, semantic_cycle=False, weights=dict(adv=1.0, cyc=1.0, cls=0.0, iml=0.0))])
+@pytest.mark.parametrize("loss", [dict(lipschitz="gp"), dict(adversarial="gan", lipschitz="none"),
+                                  dict(semantic_cycle=False, weights=dict(adv=1.0, cyc=1.0, cls=0.0, iml=0.0))])
 def test_variants_train_and_stay_finite(loss):
-    t = ZSTrainer(model(), sampler(), loss, TRAIN)
-    hist = t.fit(steps=2, progress=False)
-    assert len(hist) == 2 and all(np.isfinite(v) for v in hist[-1].values())
-    if loss["lipschitz"] == "gp":
-        assert hist[-1]["critic/gp"] > 0
+    step, _ = zs_step(zs_model(), zs_cfg(**loss), zs_sampler())
+    for s in range(2):
+        out = step(s)
+        assert bool(out["finite"]) and all(np.isfinite(float(v)) for k, v in out.items() if k.startswith("loss/"))
+    if loss.get("lipschitz") == "gp":
+        assert float(out["loss/critic/gp"]) > 0
 
 
-def test_resume_is_exact(tmp_path):
-    straight = model()
-    ZSTrainer(straight, sampler(), LOSS, TRAIN, checkpoint_dir=tmp_path / "a").fit(progress=False)
-
-    first = model()
-    ZSTrainer(first, sampler(), LOSS, TRAIN, checkpoint_dir=tmp_path / "b",
-              history_path=tmp_path / "b" / "h.jsonl").fit(steps=2, progress=False)  # "killed" after 2 steps
-    resumed = model(seed=123)  # different init: everything must come from the checkpoint
-    t = ZSTrainer(resumed, sampler(), LOSS, TRAIN, checkpoint_dir=tmp_path / "b",
-                  history_path=tmp_path / "b" / "h.jsonl")
-    hist = t.fit(resume=True, progress=False)
-    assert [r["step"] for r in hist] == [1, 2, 3, 4]
-    for a, b in zip(straight.weights, resumed.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    with pytest.raises(ValueError, match="already holds checkpoints"):
-        ZSTrainer(model(), sampler(), LOSS, TRAIN, checkpoint_dir=tmp_path / "b").fit(progress=False)
-
-
-def test_nan_stops_with_step_and_terms_and_keeps_checkpoint(tmp_path):
-    m = model()
-    t = ZSTrainer(m, sampler(), LOSS, TRAIN, checkpoint_dir=tmp_path)
-    t.fit(steps=2, progress=False)
-    good = t.checkpointer.latest
-    before = snapshot(m.weights)
-    t.sampler = sampler(nan=True)
-    with pytest.raises(NonFiniteLossError, match=r"step 3 in the critic update: critic/adv_se=nan, critic/adv_sk=nan"):
-        t.fit(steps=4, resume=True, progress=False)
-    assert t.checkpointer.latest == good
-    assert not any(changed(before, m.weights)), "the non-finite update must not be applied"
-
-
-def test_generator_step_feeds_eq8_same_class_pairs_and_f_of_s():
-    # Eq. 8 in the trainer: ||G_sk(x) - G_im(y)||^2 + ||F_sk(s) - x||^2 + ||F_im(s) - y||^2 with x, y, s of one class
+def test_generator_update_feeds_eq8_same_class_pairs_and_f_of_s():
+    # Eq. 8 in the step: ||G_sk(x) - G_im(y)||^2 + ||F_sk(s) - x||^2 + ||F_im(s) - y||^2 with x, y, s of one class
     keras.utils.set_random_seed(0)
     m = WADCMSN(C, generator_hidden=[32], critic_hidden=[16], generator_dropout=0.0)
-    t = ZSTrainer(m, sampler(), LOSS, TRAIN)
-    b = t.sampler.batch(0, 1)
-    np.testing.assert_array_equal(t.sampler.semantics[b["label"]], b["s"])
+    step, _ = zs_step(m, zs_cfg(), zs_sampler())
+    b = step.sampler.batch(0, 1)
+    np.testing.assert_array_equal(step.sampler.semantics[b["label"]], b["s"])
     g_sk, g_im = m.g_sk(b["x"]).numpy(), m.g_im(b["y"]).numpy()
     f_sk_s, f_im_s = m.f_sk(b["s"]).numpy(), m.f_im(b["s"]).numpy()
     expected = (np.mean(np.sum((g_sk - g_im) ** 2, axis=1)) + np.mean(np.sum((f_sk_s - b["x"]) ** 2, axis=1))
                 + np.mean(np.sum((f_im_s - b["y"]) ** 2, axis=1)))
-    named, finite = t._generator_fn(b["x"], b["y"], b["s"], b["label"], t._step_seed(0, 1))
-    assert bool(finite)
+    named, applied = step.generator_update(b["x"], b["y"], b["s"], b["label"], step.step_seed(0, 1))
+    assert bool(applied)
     np.testing.assert_allclose(float(named["generator/L_iml"]), expected, rtol=1e-5)
 
 
-def test_trainer_defaults_are_the_preset_values():
-    from sbir_tf.experiments.zs_presets import get_config
+def test_config_is_read_without_hidden_defaults():
+    """Every key comes from the config (the presets hold the paper's values); a missing key names itself."""
+    from sbir_tf.configs.zs import get_config
     from sbir_tf.losses import wadcmsn as L
 
     paper = get_config("paper")
-    bare = ZSTrainer(model(), sampler(), dict(adversarial="wasserstein", lipschitz="clip", weights=LOSS["weights"]),
-                     dict(steps=1))
-    assert bare.cycle_reduction == paper.loss.reduction == L.CYCLE_REDUCTION == "mean"
-    assert bare.iml_reduction == paper.loss.iml_reduction == L.IML_REDUCTION == "sum"
-    assert bare.semantic_cycle is paper.loss.semantic_cycle is True
+    step, trackables = zs_step(zs_model(), paper, zs_sampler())
+    assert set(trackables) == {"model", "critic_optimizer", "generator_optimizer"}
+    assert step.reduction == paper.loss.reduction == L.CYCLE_REDUCTION == "mean"
+    assert step.iml_reduction == paper.loss.iml_reduction == L.IML_REDUCTION == "sum"
+    assert step.n_critic == paper.train.n_critic == L.N_CRITIC
+    cfg = zs_cfg()
+    del cfg["train"]["n_critic"]
+    with pytest.raises(KeyError, match="train.n_critic"):
+        zs_step(zs_model(), cfg, zs_sampler())
     with pytest.raises(ValueError, match="loss.iml_reduction"):
-        ZSTrainer(model(), sampler(), dict(LOSS, iml_reduction="max"), TRAIN)
+        zs_step(zs_model(), zs_cfg(iml_reduction="max"), zs_sampler())
+    with pytest.raises(ValueError, match="loss.lipschitz"):
+        zs_step(zs_model(), zs_cfg(lipschitz="spectral"), zs_sampler())
 
 
 def test_paper_preset_builds_pytorch_rmsprop():
-    from sbir_tf.experiments.zs_presets import get_config
-    from sbir_tf.train.zs_trainer import PyTorchRMSprop, build_rmsprop
+    from sbir_tf.configs.zs import get_config
 
     paper = get_config("paper")
-    t = ZSTrainer(model(), sampler(), paper.loss, dict(paper.train, steps=1))
-    for opt in (t.critic_optimizer, t.generator_optimizer):
+    _, trackables = zs_step(zs_model(), paper, zs_sampler())
+    for opt in (trackables["critic_optimizer"], trackables["generator_optimizer"]):
         # torch.optim.RMSprop defaults: alpha 0.99, eps 1e-8 outside the square root (Keras: rho 0.9, eps 1e-7)
         assert isinstance(opt, PyTorchRMSprop)
         assert opt.rho == 0.99 and opt.epsilon == 1e-8
@@ -164,8 +150,6 @@ def test_paper_preset_builds_pytorch_rmsprop():
 
 
 def test_pytorch_rmsprop_update_matches_hand_computation():
-    from sbir_tf.train.zs_trainer import PyTorchRMSprop
-
     lr, rho, eps = 0.01, 0.99, 1e-8
     w0 = np.array([1.0, -2.0, 0.5], np.float32)
     g = np.array([0.1, 1e-5, -3.0], np.float32)
@@ -198,3 +182,10 @@ def test_pytorch_rmsprop_update_matches_hand_computation():
     assert abs(run(PyTorchRMSprop(learning_rate=lr, rho=rho, epsilon=eps), 2)[0] - torch_step2_first) < 2e-7
     with pytest.raises(ValueError, match="momentum=0"):
         PyTorchRMSprop(momentum=0.9)
+
+
+def test_direct_construction_checks_its_arguments():
+    with pytest.raises(ValueError, match="train.n_critic"):
+        ZSStep(zs_model(), zs_sampler(), adversarial="wasserstein", lipschitz="clip", clip_value=0.01, gp_weight=10.0,
+               semantic_cycle=True, reduction="mean", iml_reduction="sum", weights=dict(adv=1, cyc=1, cls=1, iml=1),
+               n_critic=0, seed=0, critic_optimizer=PyTorchRMSprop(), generator_optimizer=PyTorchRMSprop())

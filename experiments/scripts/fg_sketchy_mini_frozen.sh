@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The fine-grained campaign on shared/data/sketchy_mini with every VGG16 conv block frozen at its ImageNet weights
+# (model.frozen_blocks=5: a CPU setting, not the paper's, which trains every layer): only fc6, fc7, the 256-d
+# embedding, the classifier and the decoder learn. 112 px, cpu preset (Adam, lr 1e-4 -> 1e-5 at 2/3),
+# $STEPS steps of 12 triplets, 3 seeds, `vgg16` (with decoder) against `vgg16-D` (without), the per-sample distance
+# of L_D given by $DECODER_DISTANCE (Eq. 4, loss.decoder_distance).
+# One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
+# interleaves variants and seeds so a partial campaign stays balanced.
+# Usage: [STEPS=1000] [SEEDS="0 1 2"] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] \
+#   bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data=${SBIR_TF_SHARED_DATA:-../shared/data}/sketchy_mini
+steps=${STEPS:-1000}
+seeds=${SEEDS:-0 1 2}
+distance=${DECODER_DISTANCE:-pixel_mse}
+frozen=${FROZEN_BLOCKS:-5}
+runs=${1:-runs/fg_sketchy_mini_imagenet-offline_${distance}_k${frozen}}
+shift || true
+variants=("${@:-vgg16 vgg16-D}")
+for seed in $seeds; do
+  for variant in ${variants[@]}; do
+    out="$runs/$variant/seed$seed"
+    [ -f "$out/metrics.json" ] && continue
+    resume=(); [ -d "$out/checkpoints" ] && [ -n "$(ls -A "$out/checkpoints" 2>/dev/null)" ] && resume=(--resume)
+    python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights imagenet-offline \
+      --image_size 112 --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
+      --frozen_blocks "$frozen" --set loss.decoder_distance="$distance" --output_dir "$out" "${resume[@]}"
+  done
+done

@@ -1,0 +1,137 @@
+"""The one resume policy of every run (command lines, notebooks, scripts).
+
+What a run does with its output folder, in this order:
+
+1. ``--resume`` and the folder holds a *finished* run (``metrics.json``) of the same config, ``train.steps``
+   included: read it back (nothing is trained or evaluated again).
+2. ``--resume`` and the folder holds a checkpoint: restore it and continue to ``train.steps``. The stored
+   ``config.json`` must equal the new config apart from the keys in :data:`FREE_KEYS`; any other difference is an
+   error listing each changed key.
+3. ``--resume`` and no checkpoint (and no finished run): an error (nothing to resume).
+4. No ``--resume`` but the folder holds a checkpoint or a finished run: an error naming both remedies (``--resume``
+   to continue, or another ``--output_dir``). A run is never silently overwritten.
+5. Otherwise: a fresh run.
+"""
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+#: Keys that may differ between a stored run and its continuation (declared once, for both papers). A key ending in
+#: "." covers the whole section.
+FREE_KEYS = (
+    # length: continuing a run to more steps is what --resume is for
+    "train.steps",
+    # cadence: how often the loop logs, validates and saves
+    "train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints",
+    # caches and memory: where features are cached, whether they are recomputed, evaluation batch size
+    "features.cache_dir", "features.refresh", "features.batch_size", "eval.batch_size",
+    # figures: what is drawn after the run
+    "figures.", "eval.grid_queries", "eval.grid_top", "eval.display_size", "eval.recon_pairs",
+)
+
+
+class ResumeError(ValueError):
+    """The output folder and ``--resume`` disagree (rules 2-4 of :mod:`sbir_tf.run.resume`)."""
+
+
+class Action(enum.Enum):
+    FRESH = "fresh"
+    RESUME = "resume"
+    READ_BACK = "read_back"
+
+
+@dataclass
+class Decision:
+    action: Action
+    metrics: dict | None = None  # the stored metrics (READ_BACK)
+    checkpoint: str | None = None  # the newest checkpoint (RESUME)
+
+
+def latest_checkpoint(run_dir: str | Path) -> str | None:
+    """The newest ``ckpt-<step>`` prefix under ``run_dir/checkpoints`` (by step), or None."""
+    folder = Path(run_dir) / "checkpoints"
+    steps = []
+    for index in folder.glob("ckpt-*.index"):
+        try:
+            steps.append((int(index.name[len("ckpt-"):-len(".index")]), index))
+        except ValueError:
+            continue
+    if not steps:
+        return None
+    return str(max(steps)[1].with_suffix(""))
+
+
+def holds_run(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a checkpoint or a finished run (rule 4 refuses to start over it)."""
+    return latest_checkpoint(run_dir) is not None or (Path(run_dir) / "metrics.json").is_file()
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def is_free(key: str) -> bool:
+    return any(key == free or (free.endswith(".") and key.startswith(free)) for free in FREE_KEYS)
+
+
+def config_differences(stored: Mapping[str, Any], new: Mapping[str, Any], *, free: bool = True) -> list[str]:
+    """``"key: old -> new"`` for every differing leaf (keys in :data:`FREE_KEYS` left out when ``free``)."""
+    a, b = flatten(stored), flatten(new)
+    missing = object()
+    out = []
+    for key in sorted(set(a) | set(b)):
+        old, value = a.get(key, missing), b.get(key, missing)
+        if old != value and not (free and is_free(key)):
+            show = lambda v: "(absent)" if v is missing else repr(v)  # noqa: E731
+            out.append(f"{key}: {show(old)} -> {show(value)}")
+    return out
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as err:
+        raise ResumeError(f"{path} is not valid JSON ({err}); move the folder away or choose another --output_dir") \
+            from err
+
+
+def decide(run_dir: str | Path, config: Mapping[str, Any], resume: bool) -> Decision:
+    """Apply the numbered policy of this module to ``run_dir`` for the resolved ``config`` (a plain dict)."""
+    run_dir = Path(run_dir)
+    checkpoint = latest_checkpoint(run_dir)
+    metrics = _read_json(run_dir / "metrics.json")
+    stored = _read_json(run_dir / "config.json")
+    if not resume:
+        if checkpoint is not None or metrics is not None:  # rule 4
+            what = "a finished run (metrics.json)" if metrics is not None else f"checkpoints ({Path(checkpoint).name})"
+            raise ResumeError(f"{run_dir} already holds {what}: pass --resume to continue or read back that run, "
+                              f"or choose a new --output_dir")
+        return Decision(Action.FRESH)  # rule 5
+    if stored is not None and (metrics is not None or checkpoint is not None):
+        diffs = config_differences(stored, config)
+        if diffs:
+            raise ResumeError(f"--resume with a config that differs from {run_dir / 'config.json'}: "
+                              + "; ".join(diffs))
+    if metrics is not None and (stored is None or _same_length(stored, config)):
+        return Decision(Action.READ_BACK, metrics=metrics)  # rule 1
+    if checkpoint is not None:
+        return Decision(Action.RESUME, checkpoint=checkpoint)  # rule 2
+    raise ResumeError(f"--resume: {run_dir} holds no checkpoint to continue from (and no finished run); "  # rule 3
+                      f"drop --resume to start a fresh run there")
+
+
+def _same_length(stored: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """A finished run is read back when it was trained for the steps asked now (cadence changes do not matter)."""
+    return flatten(stored).get("train.steps") == flatten(config).get("train.steps")
