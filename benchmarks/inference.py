@@ -1,6 +1,6 @@
 """Inference speed: gallery embedding throughput, single-query latency, optional FAISS search latency.
 
-* Gallery embedding: the photo encoder alone in inference mode (as ``sbir_tf.train.fg_trainer.embed`` runs it),
+* Gallery embedding: the photo encoder alone in inference mode (as ``sbir_tf.train.inference.embed`` runs it),
   batches of 64 synthetic images, warm-up batches excluded, images/s of the median batch.
 * Single query: one sketch through the sketch encoder, then the top-10 of a ``BruteForceIndex`` gallery; the
   median wall time of repeated queries in milliseconds (encoder and search also reported apart).

@@ -17,7 +17,7 @@ def config_from_flags(prog: str, argv: Sequence[str] = ()):
     """The config ``python -m sbir_tf.experiments.<prog> <argv>`` would run (the command line's own resolution,
     :func:`sbir_tf.run.cli.resolve_config`), validated."""
     from sbir_tf.run import cli
-    from sbir_tf.run.defaults import task_for
+    from sbir_tf.tasks.registry import task_for
 
     task = task_for(prog)
     cfg = cli.resolve_config(task, cli.build_parser(task, prog).parse_args(list(argv)))
@@ -27,7 +27,7 @@ def config_from_flags(prog: str, argv: Sequence[str] = ()):
 
 def load_data(prog: str, cfg):
     """The task data of ``cfg`` (read once, shared by several runs through ``data=``)."""
-    from sbir_tf.run.defaults import task_for
+    from sbir_tf.tasks.registry import task_for
 
     return task_for(prog).load_data(cfg)
 
@@ -37,7 +37,7 @@ def _run(prog: str, cfg, output_dir: str | Path, **kwargs) -> dict:
     policy (:mod:`sbir_tf.run.resume`) decides: a finished run of the same config is read back, an unfinished one
     continued, a run of another config is an error."""
     from sbir_tf.run import resume, runner
-    from sbir_tf.run.defaults import task_for
+    from sbir_tf.tasks.registry import task_for
 
     return runner.run(task_for(prog), cfg, output_dir, resume=resume.holds_run(output_dir), name=prog, **kwargs)
 

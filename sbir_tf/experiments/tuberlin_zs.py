@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from sbir_tf.run import cli
-from sbir_tf.run.defaults import PROGRAMS
+from sbir_tf.tasks.registry import PROGRAMS
 
 main = cli.entry(PROGRAMS["tuberlin_zs"], "tuberlin_zs", __doc__.split("\n")[0])
 

@@ -3,7 +3,7 @@
 With no ``--index``, ``python -m sbir_tf.search serve`` uses
 
 * the model of the README's first command, ``python -m sbir_tf.experiments.sketchy_fg`` (CPU preset, synthetic
-  data): the run folder ``sbir_tf.run.defaults.default_output_dir("sketchy_fg")``; when it holds no ``model.keras``
+  data): the run folder ``sbir_tf.tasks.registry.default_output_dir("sketchy_fg")``; when it holds no ``model.keras``
   yet, that command is run first, as a subprocess, and says so;
 * the gallery of the synthetic set's fine-grained split (``sbir_tf.data.synthetic``; the test photos plus the
   never-sketched distractors, as the evaluation ranks them), indexed into ``<run folder>/search_index/``.
@@ -29,7 +29,7 @@ def _say(message: str) -> None:
 
 
 def default_run_dir() -> Path:
-    from sbir_tf.run.defaults import default_output_dir
+    from sbir_tf.tasks.registry import default_output_dir
 
     return Path(default_output_dir(DEFAULT_PROG))
 

@@ -12,7 +12,7 @@ from sbir_tf.data.splits import fine_grained_split
 from sbir_tf.configs import fg as fg_presets
 from sbir_tf.configs import zs as zs_presets
 from sbir_tf.run import cli
-from sbir_tf.run.defaults import default_output_dir
+from sbir_tf.tasks.registry import default_output_dir
 from sbir_tf.tasks import zs as zs_task
 from sbir_tf.tasks.fg import FGData, FGTask
 from tests.data.helpers import make_tiny_qmul_v1, make_tiny_sketchy

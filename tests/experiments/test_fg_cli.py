@@ -11,7 +11,7 @@ from sbir_tf.configs import fg as fg_presets
 from sbir_tf.data.records import DataError
 from sbir_tf.experiments import qmul_fg, sketchy_fg
 from sbir_tf.run import runner
-from sbir_tf.run.defaults import default_output_dir
+from sbir_tf.tasks.registry import default_output_dir
 from sbir_tf.tasks.fg import FGData, FGTask, embed_records
 
 

@@ -8,7 +8,7 @@ import pytest
 from sbir_tf.configs import zs as zs_presets
 from sbir_tf.data.records import DataError
 from sbir_tf.experiments import sketchy_zs, tuberlin_zs
-from sbir_tf.run.defaults import default_output_dir
+from sbir_tf.tasks.registry import default_output_dir
 from sbir_tf.tasks import zs as zs_task
 
 

@@ -2,7 +2,15 @@
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromium chromium-driver``) and the Python
 package ``selenium`` (extra ``dev``); both are used as installed, nothing is downloaded. Skipped with the reason
-when any of them is missing. Saves a screenshot of the demo to ``docs/search_demo.png``.
+when any of them is missing. Each test saves a screenshot of the demo (into its temporary folder).
+
+The README's screenshot ``docs/search_demo.png`` is taken by this test with a trained model and real data::
+
+    SBIR_TF_SEARCH_DEMO_MODEL=RUN_DIR SBIR_TF_SEARCH_DEMO_PHOTOS=PHOTO_DIR SBIR_TF_SEARCH_DEMO_SKETCH=SKETCH.png \
+    SBIR_TF_SEARCH_SCREENSHOT=docs/search_demo.png python -m pytest tests/search/test_browser.py
+
+(the model indexes PHOTO_DIR instead of a small synthetic folder, and the upload test uploads SKETCH.png and saves
+its screenshot to SBIR_TF_SEARCH_SCREENSHOT).
 """
 from __future__ import annotations
 
@@ -23,8 +31,7 @@ from sbir_tf.search.server import make_server
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOT = REPO / "docs" / "search_demo.png"
+DEMO_SKETCH = os.environ.get("SBIR_TF_SEARCH_DEMO_SKETCH")
 TOP = 10
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
@@ -70,7 +77,7 @@ def demo_server(tiny_run, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser_demo")
     root = make_synthetic(tmp / "synthetic", num_classes=4, photos_per_class=4, sketched_per_class=1,
                           sketches_per_photo=1, test_per_class=1)
-    photos = root / "256x256" / "photo"
+    photos = os.environ.get("SBIR_TF_SEARCH_DEMO_PHOTOS") or root / "256x256" / "photo"
     build_index(os.environ.get("SBIR_TF_SEARCH_DEMO_MODEL") or tiny_run.path, photos, tmp / "index", progress=False)
     searcher = SketchSearch.open(tmp / "index")
     searcher.warm_up()  # as `serve` does before it listens
@@ -110,6 +117,16 @@ def _results(driver) -> list[dict]:
         "return Array.from(document.querySelectorAll('#results .hit')).map(h => ({rank: Number(h.dataset.rank), "
         "path: h.dataset.path, loaded: h.querySelector('img').complete && "
         "h.querySelector('img').naturalWidth > 0}));")
+
+
+def _screenshot(driver, path: Path, keep: bool) -> None:
+    """Save the page to ``path``; also to ``SBIR_TF_SEARCH_SCREENSHOT`` when ``keep`` (the README's figure)."""
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000
+    target = os.environ.get("SBIR_TF_SEARCH_SCREENSHOT")
+    if keep and target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
 
 
 def _query_command(index_dir: Path, png_data_url: str, tmp: Path, name: str) -> list[str]:
@@ -155,9 +172,7 @@ def test_drawing_shows_the_query_commands_ranking(browser, demo_server):
     resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert resources and all(r.startswith(origin) for r in resources), resources
 
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+    _screenshot(browser, tmp / "drawing.png", keep=DEMO_SKETCH is None)
 
     # more strokes change the drawing: the panel follows (debounced) and still matches `query`
     _draw(browser, canvas, [[(-45, 5), (-25, 5), (-25, 20), (-45, 20), (-45, 5)]])
@@ -172,13 +187,16 @@ def test_uploaded_sketch_is_searched(browser, demo_server):
     server, index_dir, tmp = demo_server
     browser.get(server.url)
     _wait(browser, lambda d: "photos" in d.find_element(By.ID, "model").text, "the model line")
-    sketch = next((tmp / "synthetic" / "256x256" / "sketch").rglob("*.png"))
+    sketch = (Path(DEMO_SKETCH).resolve() if DEMO_SKETCH
+              else next((tmp / "synthetic" / "256x256" / "sketch").rglob("*.png")))
     browser.find_element(By.ID, "upload").send_keys(str(sketch))
     _wait(browser, lambda d: d.execute_script("return window.sbirSearch.idle() && "
                                               "document.querySelectorAll('#results .hit').length > 0"),
           "the results of the upload")
     expected = _query_command(index_dir, browser.execute_script("return window.sbirSearch.png()"), tmp, "upload.png")
     assert [h["path"] for h in _results(browser)] == expected
+    _wait(browser, lambda d: all(h["loaded"] for h in _results(d)), "the result thumbnails")
+    _screenshot(browser, tmp / "upload.png", keep=DEMO_SKETCH is not None)
 
     browser.find_element(By.ID, "clear").click()
     _wait(browser, lambda d: d.execute_script("return window.sbirSearch.idle()"), "the cleared canvas")

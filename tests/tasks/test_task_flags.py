@@ -3,7 +3,7 @@ settings written with --set; and the dataset each command line reads without fla
 import pytest
 
 from sbir_tf.run import cli
-from sbir_tf.run.defaults import PROGRAMS, task_for
+from sbir_tf.tasks.registry import PROGRAMS, task_for
 
 
 def resolve(prog, argv):

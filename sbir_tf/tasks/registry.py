@@ -1,4 +1,5 @@
-"""The public command lines and their deterministic default output folders.
+"""The public command lines (``python -m sbir_tf.experiments.<prog>``), their tasks and deterministic default output
+folders.
 
 ``default_output_dir(prog, argv)`` is the folder ``python -m sbir_tf.experiments.<prog> <argv>`` writes to:
 ``runs/<prog>/<dataset>_<preset>_<variant>_seed<k>`` (zero-shot: ``<variant>`` is the ablation, ``full`` by default;
