@@ -245,7 +245,12 @@ def _fg_setting(m: dict) -> dict:
     dataset = str(m.get("dataset", "?"))
     if m.get("category") and dataset.startswith("qmul"):
         dataset += f"/{m['category']}"
-    return {"model": f"{m.get('variant', '?')}, {m.get('sharing', '?')}, schedule {m.get('schedule', '?')}",
+    model = f"{m.get('variant', '?')}, {m.get('sharing', '?')}, schedule {m.get('schedule', '?')}"
+    if m.get("decoder_distance") and not str(m.get("variant", "")).endswith("-D"):
+        model += f", L_D {m['decoder_distance']}"
+    if m.get("frozen_blocks"):
+        model += f", conv blocks 1..{m['frozen_blocks']} frozen"
+    return {"model": model,
             "dataset": dataset, "split": str(m.get("split", "?")).split(" ")[0],
             "image_size": f"{m.get('image_size', '?')} px", "weights": str(m.get("weights")),
             "steps": str(m.get("steps", "?")), "preset": str(m.get("preset", "?"))}

@@ -95,7 +95,8 @@ def assert_identical(a, b):
     assert metrics(a) == metrics(b)
 
 
-@pytest.mark.slow  # 2.5-5 min on 2 CPU cores: three single-threaded VGG16 runs of 30 steps plus their evaluation
+# In the default suite (the CLI-level check of deterministic mode): 2.5-5 min on 2 CPU cores, three single-threaded
+# VGG16 runs of 30 steps plus their evaluation.
 def test_deterministic_runs_and_a_killed_and_resumed_run_are_bit_identical(tmp_path):
     at_step = random.Random().choice(range(EVERY, STEPS, EVERY))  # a random checkpointed step before the end
     killed_at = run_and_kill(tmp_path / "killed", at_step)
