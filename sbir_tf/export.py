@@ -129,20 +129,13 @@ def weights_sha256(variables: Sequence, settings: Mapping | None = None) -> str:
     return h.hexdigest()
 
 
-def _unique(variables) -> list:
-    seen, out = set(), []
-    for v in variables:
-        if id(v) not in seen:
-            seen.add(id(v))
-            out.append(v)
-    return out
-
-
 def inference_variables(model) -> list:
     """The variables that determine ``model``'s inference outputs, once each: Keras ``weights`` (kernels, biases,
     batch-norm statistics), without the dropout seed-generator states of ``variables``, which only change
     training-time masks."""
-    return _unique(model.weights)
+    from sbir_tf.models.fg import unique_variables
+
+    return unique_variables(model.weights)
 
 
 # ---------------------------------------------------------------------------------------------------- preprocessing

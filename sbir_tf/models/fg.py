@@ -386,7 +386,8 @@ def build_classifier(num_classes: int, embedding_dim: int = 256, name: str = "cl
 # ---------------------------------------------------------------------------------------------------- PangModel
 
 
-def _unique(variables) -> list:
+def unique_variables(variables) -> list:
+    """``variables`` without repeats (by identity; shared layers list a variable once per owner), in order."""
     seen, out = set(), []
     for v in variables:
         key = id(v)
@@ -458,19 +459,19 @@ class PangModel(keras.Model):
     # -- variable groups (theta_E, theta_C, theta_D)
     @property
     def encoder_variables(self) -> list:
-        return _unique(self.sketch_encoder.trainable_variables + self.photo_encoder.trainable_variables)
+        return unique_variables(self.sketch_encoder.trainable_variables + self.photo_encoder.trainable_variables)
 
     @property
     def classifier_variables(self) -> list:
-        return _unique(self.classifier.trainable_variables)
+        return unique_variables(self.classifier.trainable_variables)
 
     @property
     def decoder_variables(self) -> list:
-        return _unique(self.decoder.trainable_variables) if self.decoder is not None else []
+        return unique_variables(self.decoder.trainable_variables) if self.decoder is not None else []
 
     @property
     def all_trainable_variables(self) -> list:
-        return _unique(self.encoder_variables + self.classifier_variables + self.decoder_variables)
+        return unique_variables(self.encoder_variables + self.classifier_variables + self.decoder_variables)
 
     # -- forward passes
     def call(self, inputs, training: bool = False):

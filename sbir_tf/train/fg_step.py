@@ -32,10 +32,10 @@ import keras
 import tensorflow as tf
 
 from sbir_tf.losses.fg import DECODER_DISTANCES, fg_loss_terms
-from sbir_tf.models.fg import triplet_outputs
+from sbir_tf.models.fg import triplet_outputs, unique_variables
 from sbir_tf.train import schedules
-from sbir_tf.train.guard import all_finite, guarded_update
-from sbir_tf.train.precision import check_precision, uses_loss_scaling, wrap_optimizer
+from sbir_tf.train.guard import gradients_and_finite, guarded_update
+from sbir_tf.train.precision import check_precision, wrap_optimizer
 from sbir_tf.train.schedules import Stage, stage_at
 from sbir_tf.train.strategy import scale_to_global_batch
 
@@ -43,20 +43,12 @@ from sbir_tf.train.strategy import scale_to_global_batch
 FG_TERMS = ("total", "cls", "rec", "tri")
 
 
-def _unique(variables) -> list:
-    seen, out = set(), []
-    for v in variables:
-        if id(v) not in seen:
-            seen.add(id(v))
-            out.append(v)
-    return out
-
 
 def variable_groups(model) -> dict[str, list]:
     """theta_E, theta_C, theta_D of a fine-grained model as ``{"encoder": [...], "classifier": [...],
     "decoder": [...]}`` (de-duplicated by identity: a Siamese encoder is shared by both branches)."""
-    return {"encoder": _unique(model.encoder_variables), "classifier": _unique(model.classifier_variables),
-            "decoder": _unique(model.decoder_variables) if model.decoder is not None else []}
+    return {"encoder": unique_variables(model.encoder_variables), "classifier": unique_variables(model.classifier_variables),
+            "decoder": unique_variables(model.decoder_variables) if model.decoder is not None else []}
 
 
 def stage_variables(model, stage: Stage) -> list:
@@ -80,7 +72,7 @@ def random_state_variables(model) -> list:
     for part in (model.sketch_encoder, model.photo_encoder, model.classifier, model.decoder):
         if part is not None:
             out += [v for v in part.non_trainable_variables if "seed_generator" in v.path]
-    return _unique(out)
+    return unique_variables(out)
 
 
 def forward_state_variables(model) -> list:
@@ -93,7 +85,7 @@ def forward_state_variables(model) -> list:
         for layer in part._flatten_layers(include_self=True, recursive=True):
             if isinstance(layer, keras.layers.BatchNormalization):
                 out += [layer.moving_mean, layer.moving_variance]
-    return _unique(out + random_state_variables(model))
+    return unique_variables(out + random_state_variables(model))
 
 
 def make_adam(learning_rate, beta_1: float, beta_2: float, epsilon: float) -> keras.optimizers.Adam:
@@ -150,7 +142,6 @@ class FGStep:
         variables = stage_variables(model, stage)
         weights = dict(stage.weights)
         decoder_training = "decoder" in stage.groups  # a decoder outside the stage's groups is frozen
-        loss_scaling = uses_loss_scaling(optimizer)
 
         def forward_backward(batch):
             local_batch = tf.shape(batch["sketch"])[0]
@@ -163,10 +154,7 @@ class FGStep:
                                       decoder_distance=self.decoder_distance)
                 terms = {k: scale_to_global_batch(terms[k], local_batch, self.global_batch) for k in FG_TERMS}
                 scaled = optimizer.scale_loss(terms["total"])
-            grads = tape.gradient(scaled, variables)
-            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-            # with loss scaling an overflowing scaled gradient is the optimizer's business (it skips and rescales)
-            finite = all_finite(list(terms.values()) + ([] if loss_scaling else grads))
+            grads, finite = gradients_and_finite(tape, scaled, variables, terms, optimizer)
             return terms, grads, finite
 
         def apply(grads):

@@ -18,6 +18,17 @@ def all_finite(values) -> tf.Tensor:
     return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
 
 
+def gradients_and_finite(tape: tf.GradientTape, scaled_loss, variables, terms, optimizer) -> tuple[list, tf.Tensor]:
+    """The gradients of ``scaled_loss`` (zeros for variables it does not reach) and whether the update is finite:
+    every loss term, and every gradient unless the optimizer scales the loss (then an overflowing scaled gradient is
+    the optimizer's business: it skips the step and lowers the scale)."""
+    from sbir_tf.train.precision import uses_loss_scaling
+
+    grads = tape.gradient(scaled_loss, variables)
+    grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+    return grads, all_finite(list(terms.values()) + ([] if uses_loss_scaling(optimizer) else grads))
+
+
 def guarded_update(strategy: tf.distribute.Strategy, forward_backward: Callable, apply: Callable, args: tuple,
                    state: list = ()):
     """Run ``forward_backward(*args) -> (terms, grads, finite)`` on every replica, then ``apply(grads)`` on every

@@ -36,8 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from sbir_tf.losses import wadcmsn as L
-from sbir_tf.train.guard import all_finite, guarded_update
-from sbir_tf.train.precision import check_precision, inner_optimizer, uses_loss_scaling, wrap_optimizer
+from sbir_tf.train.guard import gradients_and_finite, guarded_update
+from sbir_tf.train.precision import check_precision, inner_optimizer, wrap_optimizer
 
 #: Lipschitz constraints of the critics (``loss.lipschitz``).
 LIPSCHITZ = ("clip", "gp", "none")
@@ -219,11 +219,10 @@ class ZSStep:
                                + L.gradient_penalty(m.critic_im, y, f_im_s, eps[3]))
                 total = L.discriminator_total_loss(adv_se, adv_sk, adv_im, penalty, gp_weight)
                 scaled = optimizer.scale_loss(total)
-            grads = tape.gradient(scaled, variables)
-            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
             terms = {"critic/adv_se": adv_se, "critic/adv_sk": adv_sk, "critic/adv_im": adv_im,
                      "critic/gp": penalty, "critic/L_dis": total}
-            return terms, grads, all_finite(list(terms.values()) + ([] if uses_loss_scaling(optimizer) else grads))
+            grads, finite = gradients_and_finite(tape, scaled, variables, terms, optimizer)
+            return terms, grads, finite
 
         def apply(grads):
             optimizer.apply(grads, variables)
@@ -258,11 +257,10 @@ class ZSStep:
                 iml = L.identity_matching_loss(g_sk, g_im, f_sk_s, x, f_im_s, y, self.iml_reduction)
                 total = L.generator_total_loss({"gen": gen, "cyc": cyc, "cls": cls, "iml": iml}, self.weights)
                 scaled = optimizer.scale_loss(total)
-            grads = tape.gradient(scaled, variables)
-            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
             terms = {"generator/L_gen": gen, "generator/L_cyc": cyc, "generator/L_cls": cls,
                      "generator/L_iml": iml, "generator/L_ps": total}
-            return terms, grads, all_finite(list(terms.values()) + ([] if uses_loss_scaling(optimizer) else grads))
+            grads, finite = gradients_and_finite(tape, scaled, variables, terms, optimizer)
+            return terms, grads, finite
 
         def apply(grads):
             optimizer.apply(grads, variables)
