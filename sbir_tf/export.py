@@ -287,8 +287,8 @@ def _endpoints(model, config: Mapping | None) -> tuple[str, dict, dict[str, _End
 def _write_saved_model(endpoint: _Endpoint, path: Path, image_size: int, load_size: int, xla: bool = True) -> None:
     """One SavedModel: uint8 images -> the evaluation preprocessing -> the encoder. With ``xla`` the encoder part
     (everything after the resize, whose antialiased kernel has no XLA version) is compiled with XLA when the
-    SavedModel first sees a batch size: about half the CPU latency of a one-sketch query (see the README's
-    Performance section), embeddings within 1e-6 of the plain kernels."""
+    SavedModel first sees a batch size (the README's Performance section gives the query latency); embeddings
+    differ from the plain kernels' by float round-off."""
     import keras
     import tensorflow as tf
 
