@@ -1,7 +1,13 @@
-"""Shared fixtures: the real-data folder (skipped cleanly where absent) and quiet, deterministic TF."""
+"""Shared fixtures: the real-data folder (skipped cleanly where absent), quiet TF, and a suite that frees its disk.
+
+Many tests save full VGG16 models (hundreds of MB each) under ``tmp_path``; a passing test's ``tmp_path`` is removed
+as soon as it finishes, so one suite run never holds more than one test's files at a time (a failing test's folder
+is kept for inspection).
+"""
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -32,3 +38,23 @@ def qmul_v1_root():
 @pytest.fixture(scope="session")
 def splits_dir():
     return _shared("splits")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(autouse=True)
+def _free_tmp_path(request):
+    """Remove a passing test's ``tmp_path`` when it finishes (set up first, so torn down after everything else)."""
+    yield
+    path = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    if path is not None and not request.node.stash.get(_FAILED, False):
+        shutil.rmtree(path, ignore_errors=True)
