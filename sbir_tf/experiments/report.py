@@ -31,6 +31,11 @@ same ``config.json`` apart from ``train.seed``. A group is one table row; each n
 ``mean ± sample std (n=k)`` over its k seeds (``a (n=1)`` for one seed). The score of a zero-shot run is WAD-CMSN's,
 or the raw-feature nearest-neighbour baseline's for the ``raw_features`` ablation.
 
+A record that is not evidence about a paper's claim (a speed measurement, a smoke check, a demo model) says so in a
+``record.json`` beside its ``metrics.json`` or in a parent folder under the root, e.g.
+``{"purpose": "speed measurement: 12 steps per setting", "paper_tables": false}``: it is then left out of the
+paper tables and listed, with its purpose, only among all settings.
+
 Every measured row says what it was measured on (dataset, split, image size, weights, steps, seeds, preset,
 device, commit) and whether that is the paper's setting, so a CPU run on synthetic or mini data is never mistaken
 for a reproduction. Published numbers come only from :mod:`sbir_tf.experiments.paper_numbers`.
@@ -74,6 +79,13 @@ class Record:
     config: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     name: str = ""
+    #: the folder's ``record.json`` (see the module docstring): ``purpose`` and ``paper_tables``
+    note: dict = field(default_factory=dict)
+
+    @property
+    def in_paper_tables(self) -> bool:
+        """Whether the record is evidence to set beside the papers' numbers (``record.json``: ``paper_tables``)."""
+        return bool(self.note.get("paper_tables", True))
 
 
 def record_kind(metrics: dict) -> str | None:
@@ -96,6 +108,28 @@ def _read_json(path: Path, default=None):
         raise ValueError(f"{path} is not valid JSON: {err}") from err
 
 
+RECORD_NOTE = "record.json"
+NOTE_KEYS = ("purpose", "paper_tables")
+
+
+def record_note(folder: Path, root: Path | None = None) -> dict:
+    """The ``record.json`` nearest to ``folder`` (itself, then its parents up to ``root``), or ``{}``; an unknown key
+    or a ``paper_tables`` that is not a boolean is a ``ValueError``."""
+    folder = Path(folder).resolve()
+    stop = Path(root).resolve() if root is not None else folder
+    for candidate in [folder, *folder.parents]:
+        path = candidate / RECORD_NOTE
+        if path.is_file():
+            note = _read_json(path, {}) or {}
+            unknown = sorted(set(note) - set(NOTE_KEYS))
+            if unknown or not isinstance(note.get("paper_tables", True), bool):
+                raise ValueError(f"{path}: keys are {NOTE_KEYS} (paper_tables true or false), got {note}")
+            return note
+        if candidate == stop or stop not in candidate.parents:
+            break
+    return {}
+
+
 def load_record(folder: str | Path, root: str | Path | None = None) -> Record:
     """The record in ``folder``; ``ValueError`` when its ``metrics.json`` is missing or of no known kind."""
     folder = Path(folder)
@@ -112,7 +146,7 @@ def load_record(folder: str | Path, root: str | Path | None = None) -> Record:
     except ValueError:
         name = folder.name
     return Record(folder, kind, metrics, _read_json(folder / "config.json", {}) or {},
-                  _read_json(folder / "environment.json", {}) or {}, name)
+                  _read_json(folder / "environment.json", {}) or {}, name, record_note(folder, root))
 
 
 def find_records(root: str | Path) -> tuple[list[Record], list[str]]:
@@ -430,7 +464,9 @@ def setting_gaps(group: Group, setting: dict, entry: P.PaperNumber | None = None
 
 def paper_setting_cell(group: Group, setting: dict, entry: P.PaperNumber | None = None) -> str:
     gaps = setting_gaps(group, setting, entry)
-    return "yes" if not gaps else "no: " + "; ".join(gaps)
+    purpose = group.record.note.get("purpose")
+    cell = "yes" if not gaps else "no: " + "; ".join(gaps)
+    return cell + (f" (purpose: {purpose})" if purpose else "")
 
 
 # ------------------------------------------------------------------------------------------------ tables
@@ -542,10 +578,11 @@ SECTIONS = (("fine_grained", "Fine-grained SBIR (Pang et al., BMVC 2017)", P.FG_
 def render_section(kind: str, title: str, tables, groups: Sequence[Group]) -> list[str]:
     """One paper's tables with our groups of ``kind`` beside them, then all those groups."""
     mine = [g for g in groups if family(g.record) == kind]
+    evidence = [g for g in mine if g.record.in_paper_tables]
     lines = [f"## {title}", ""]
     for table in tables:
         for entries in _by_dataset(table):
-            lines += group_paper_table(entries, mine)
+            lines += group_paper_table(entries, evidence)
     lines += [f"### All {kind.replace('_', '-')} settings", ""]
     return lines + (group_settings_table(mine, kind) if mine else [f"No {kind.replace('_', '-')} records.", ""])
 

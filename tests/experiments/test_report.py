@@ -126,6 +126,24 @@ def test_fine_grained_seeds_grouped_beside_pang_tables(tmp_path):
     assert qmul["Dataset"] == "qmul_v1/shoes"
 
 
+def test_records_marked_as_not_evidence_stay_out_of_the_paper_tables(tmp_path):
+    write_record(tmp_path / "evidence", fg_metrics(**{"acc@1": 0.25}))
+    write_record(tmp_path / "timing" / "k3", fg_metrics(steps=12, **{"acc@1": 0.001}))
+    write_record(tmp_path / "timing" / "k4", fg_metrics(steps=12, seed=1, **{"acc@1": 0.002}))
+    (tmp_path / "timing" / "record.json").write_text(json.dumps({"purpose": "speed only", "paper_tables": False}))
+    text = report.build_report(tmp_path)
+    for table in ("Table 2, Sketchy", "Table 3, Sketchy", "Table 4, Sketchy"):
+        assert [r["Our records"] for r in rows_for(table_rows(text, table), "Ours")] == ["`evidence`"]
+    everything = {r["Our records"]: r for r in table_rows(text, "All fine-grained settings")}
+    assert everything["`timing/k3`, `timing/k4`"]["Paper setting?"] == (
+        "no: preset cpu; mini subset (purpose: speed only)")
+    assert everything["`evidence`"]["Paper setting?"] == "no: preset cpu; mini subset"
+    (tmp_path / "timing" / "record.json").write_text(json.dumps({"paper_tables": "no"}))
+    records, warnings = report.find_records(tmp_path)  # a bad note: those records are skipped, with the reason
+    assert [r.name for r in records] == ["evidence"]
+    assert len(warnings) == 2 and all("record.json" in w and "paper_tables true or false" in w for w in warnings)
+
+
 def test_runs_that_differ_in_more_than_the_seed_are_not_grouped(tmp_path):
     write_record(tmp_path / "a", fg_metrics(seed=0))
     write_record(tmp_path / "b", fg_metrics(seed=1, steps=600))
