@@ -1,0 +1,62 @@
+"""Validation curves of a multi-seed fine-grained campaign: acc@K on the validation slice against the step, one line
+per ``<variant>/seed<k>`` record, drawn with ``sbir_tf.eval.figures.curves``.
+
+    python experiments/scripts/plot_fg_validation.py experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px \
+        [--metric acc@1] [--out RECORDS_DIR/validation_acc@1.png]
+
+Each record's validation rows are read from ``validation.json`` (written by ``record_fg_seeds.sh`` from the run's
+TensorBoard events) or, failing that, from the ``val/*`` entries of its ``history.jsonl``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from sbir_tf.eval.figures import curves  # noqa: E402 - after the path set-up above
+
+
+def validation_rows(record: Path) -> list[dict]:
+    """``[{"step": s, "val/acc@1": ..}, ..]`` of one record, from validation.json or history.jsonl."""
+    if (record / "validation.json").is_file():
+        return json.loads((record / "validation.json").read_text())
+    history = record / "history.jsonl"
+    if not history.is_file():
+        return []
+    rows = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
+    return [row for row in rows if any(k.startswith("val/") for k in row)]
+
+
+def campaign_series(root: Path, metric: str) -> dict[str, list[tuple[int, float]]]:
+    """``{"<variant> seed<k>": [(step, value), ..]}`` for every ``<variant>/seed<k>`` under ``root``."""
+    series = {}
+    for record in sorted(root.glob("*/seed*")):
+        key = f"val/{metric}"
+        points = [(int(r["step"]), float(r[key])) for r in validation_rows(record) if key in r]
+        if points:
+            series[f"{record.parent.name} {record.name}"] = points
+    return series
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("records", type=Path, help="campaign records folder holding <variant>/seed<k>/")
+    parser.add_argument("--metric", default="acc@1", choices=("acc@1", "acc@5", "acc@10"))
+    parser.add_argument("--out", type=Path, help="PNG to write (default RECORDS/validation_<metric>.png)")
+    args = parser.parse_args(argv)
+    series = campaign_series(args.records, args.metric)
+    if not series:
+        print(f"no validation rows under {args.records}/<variant>/seed<k>/", file=sys.stderr)
+        return 2
+    out = args.out or args.records / f"validation_{args.metric}.png"
+    curves(series, out, title=f"Validation {args.metric} (100 queries, 200-photo slice)", ylabel=args.metric)
+    print(f"wrote {out} ({len(series)} runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
