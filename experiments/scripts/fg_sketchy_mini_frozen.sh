@@ -3,10 +3,11 @@
 # (model.frozen_blocks=5: a CPU setting, not the paper's, which trains every layer): only fc6, fc7, the 256-d
 # embedding, the classifier and the decoder learn. 112 px, cpu preset (Adam, lr 1e-4 -> 1e-5 at 2/3),
 # $STEPS steps of 12 triplets, 3 seeds, `vgg16` (with decoder) against `vgg16-D` (without), the per-sample distance
-# of L_D given by $DECODER_DISTANCE (Eq. 4, loss.decoder_distance).
+# of L_D given by $DECODER_DISTANCE (Eq. 4, loss.decoder_distance), the training schedule by $SCHEDULE (text, as
+# the paper's text describes it; printed; joint, the alternative the paper rejects: every loss and part from step 0).
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
 # interleaves variants and seeds so a partial campaign stays balanced.
-# Usage: [STEPS=1000] [SEEDS="0 1 2"] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] \
+# Usage: [STEPS=1000] [SEEDS="0 1 2"] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] [SCHEDULE=text] \
 #   bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +16,9 @@ steps=${STEPS:-1000}
 seeds=${SEEDS:-0 1 2}
 distance=${DECODER_DISTANCE:-pixel_mse}
 frozen=${FROZEN_BLOCKS:-5}
-runs=${1:-runs/fg_sketchy_mini_imagenet-offline_${distance}_k${frozen}}
+schedule=${SCHEDULE:-text}
+suffix=""; [ "$schedule" != text ] && suffix="_$schedule"
+runs=${1:-runs/fg_sketchy_mini_imagenet-offline_${distance}_k${frozen}${suffix}}
 shift || true
 variants=("${@:-vgg16 vgg16-D}")
 for seed in $seeds; do
@@ -25,6 +28,6 @@ for seed in $seeds; do
     resume=(); [ -d "$out/checkpoints" ] && [ -n "$(ls -A "$out/checkpoints" 2>/dev/null)" ] && resume=(--resume)
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights imagenet-offline \
       --image_size 112 --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
-      --frozen_blocks "$frozen" --set loss.decoder_distance="$distance" --output_dir "$out" "${resume[@]}"
+      --frozen_blocks "$frozen" --schedule "$schedule" --set loss.decoder_distance="$distance" --output_dir "$out" "${resume[@]}"
   done
 done
