@@ -6,7 +6,9 @@ What a run does with its output folder, in this order:
    included: read it back (nothing is trained or evaluated again).
 2. ``--resume`` and the folder holds a checkpoint: restore it and continue to ``train.steps``. The stored
    ``config.json`` must equal the new config apart from the keys in :data:`FREE_KEYS`; any other difference is an
-   error listing each changed key.
+   error listing each changed key. A new ``train.steps`` must not move a step the run has already passed at which
+   the task changes what it trains with (``schedule_points``: e.g. the fine-grained learning-rate drop and stage
+   split, both fractions of ``train.steps``): the continued run would otherwise not be a run of either length.
 3. ``--resume`` and no checkpoint (and no finished run): an error (nothing to resume).
 4. No ``--resume`` but the folder holds a checkpoint or a finished run: an error naming both remedies (``--resume``
    to continue, or another ``--output_dir``). A run is never silently overwritten.
@@ -18,7 +20,7 @@ import enum
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 #: Keys that may differ between a stored run and its continuation (declared once, for both papers). A key ending in
 #: "." covers the whole section.
@@ -107,8 +109,11 @@ def _read_json(path: Path) -> dict | None:
             from err
 
 
-def decide(run_dir: str | Path, config: Mapping[str, Any], resume: bool) -> Decision:
-    """Apply the numbered policy of this module to ``run_dir`` for the resolved ``config`` (a plain dict)."""
+def decide(run_dir: str | Path, config: Mapping[str, Any], resume: bool,
+           schedule_points: Callable[[Mapping[str, Any]], Mapping[str, int]] | None = None) -> Decision:
+    """Apply the numbered policy of this module to ``run_dir`` for the resolved ``config`` (a plain dict).
+
+    ``schedule_points(config) -> {name: step}``: the task's steps derived from ``train.steps`` (rule 2)."""
     run_dir = Path(run_dir)
     checkpoint = latest_checkpoint(run_dir)
     metrics = _read_json(run_dir / "metrics.json")
@@ -127,9 +132,31 @@ def decide(run_dir: str | Path, config: Mapping[str, Any], resume: bool) -> Deci
     if metrics is not None and (stored is None or _same_length(stored, config)):
         return Decision(Action.READ_BACK, metrics=metrics)  # rule 1
     if checkpoint is not None:
+        if stored is not None and schedule_points is not None:
+            check_schedule_points(stored, config, checkpoint_step(checkpoint), schedule_points)
         return Decision(Action.RESUME, checkpoint=checkpoint)  # rule 2
     raise ResumeError(f"--resume: {run_dir} holds no checkpoint to continue from (and no finished run); "  # rule 3
                       f"drop --resume to start a fresh run there")
+
+
+def checkpoint_step(checkpoint: str) -> int:
+    """The step of a ``.../ckpt-<step>`` prefix."""
+    return int(Path(checkpoint).name[len("ckpt-"):])
+
+
+def check_schedule_points(stored: Mapping[str, Any], config: Mapping[str, Any], step: int,
+                          schedule_points: Callable[[Mapping[str, Any]], Mapping[str, int]]) -> None:
+    """Rule 2's length check: a ``ResumeError`` naming every schedule point that the new ``train.steps`` moves from
+    or to a step before ``step`` (the restored checkpoint's), i.e. a change the trained steps did or did not see."""
+    old, new = schedule_points(stored), schedule_points(config)
+    moved = [f"{name} {old[name]} -> {new.get(name, '(none)')}" for name in old
+             if old[name] != new.get(name) and min(old[name], new.get(name, old[name])) < step]
+    moved += [f"{name} (none) -> {new[name]}" for name in new if name not in old and new[name] < step]
+    if moved:
+        steps = (flatten(stored).get("train.steps"), flatten(config).get("train.steps"))
+        raise ResumeError(f"--resume at step {step} with train.steps {steps[0]} -> {steps[1]} moves what the first "
+                          f"{step} steps were trained with: {'; '.join(moved)}. Resume with train.steps {steps[0]}, "
+                          f"or start a new run (another --output_dir) for {steps[1]} steps")
 
 
 def _same_length(stored: Mapping[str, Any], config: Mapping[str, Any]) -> bool:

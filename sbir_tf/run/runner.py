@@ -41,7 +41,7 @@ def run(task: Task, cfg: Config, output_dir: str | Path, *, resume: bool = False
     say = (lambda m: _say(name, m)) if verbose else (lambda m: None)
     task.validate(cfg)  # names and numbers first: no data is read for a bad flag
     plain = cfg.to_dict()
-    decision = resume_policy.decide(output_dir, plain, resume)
+    decision = resume_policy.decide(output_dir, plain, resume, getattr(task, "schedule_points", None))
     if decision.action is resume_policy.Action.READ_BACK:
         say(f"{output_dir}: finished run of this config found, read back (not trained again)")
         if verbose:

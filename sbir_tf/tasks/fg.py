@@ -261,6 +261,11 @@ class FGTask:
 
         return fg_step(model, cfg, dataset_fn, strategy=strategy)
 
+    def schedule_points(self, config: Mapping[str, Any]) -> dict[str, int]:
+        from sbir_tf.train.fg_step import schedule_points
+
+        return schedule_points(config)
+
     def images_per_step(self, cfg: Config) -> int:
         return 3 * int(cfg.train.batch_size)
 

@@ -101,6 +101,17 @@ def make_fg_stages(cfg: Mapping, has_decoder: bool) -> list[Stage]:
                                         stage1_fraction=float(t["stage1_fraction"]))
 
 
+def schedule_points(cfg: Mapping) -> dict[str, int]:
+    """The steps at which a fine-grained run changes what it trains with, derived from ``train.steps``: the learning
+    rate drop (Sec. 4, :func:`schedules.drop_step`) and the start of every stage after the first (Sec. 3.2). A run
+    resumed with another ``train.steps`` must not move a point it has already passed (:mod:`sbir_tf.run.resume`)."""
+    t = cfg["train"]
+    points = {"learning-rate drop": schedules.drop_step(int(t["steps"]), float(t["lr_drop_fraction"]))}
+    for stage in make_fg_stages(cfg, has_decoder=bool(cfg["model"]["use_decoder"]))[1:]:
+        points[f"start of {stage.name}"] = stage.start
+    return points
+
+
 class FGStep:
     """``step_fn(step)`` of the fine-grained task: one stage's compiled update on the batch of ``step``.
 

@@ -55,6 +55,39 @@ def test_rule2_other_settings_are_refused_with_each_key(tmp_path):
         run(tmp_path, resume_=True, loss__scale=2.0, train__seed=1)
 
 
+class HalfwayTask(FakeTask):
+    """A task whose training changes at half its steps (as the fine-grained stage split and lr drop do)."""
+
+    def schedule_points(self, config):
+        return {"halfway": config["train"]["steps"] // 2}
+
+
+def test_rule2_more_steps_may_not_move_a_point_already_passed(tmp_path):
+    run(tmp_path, stop_after=5, task=HalfwayTask())  # 6 steps: halfway at 3; killed, last checkpoint at step 4
+    with pytest.raises(ResumeError, match=r"at step 4 with train.steps 6 -> 8 .*halfway 3 -> 4"):
+        run(tmp_path, resume_=True, task=HalfwayTask(), train__steps=8)
+    assert run(tmp_path, resume_=True, task=HalfwayTask())["w"] == 21.0  # the stored length still resumes
+    run(tmp_path, "b", stop_after=2, task=HalfwayTask(), train__steps=4)  # halfway at 2, checkpoint at step 2
+    m = run(tmp_path, "b", resume_=True, task=HalfwayTask(), train__steps=6)  # 2 -> 3: not passed yet, allowed
+    assert m["w"] == 21.0
+
+
+def test_fine_grained_schedule_points_on_hand_numbers():
+    from sbir_tf.configs import fg as presets
+    from sbir_tf.train.fg_step import schedule_points
+
+    cfg = presets.get_config("cpu")
+    cfg.train.steps = 1000
+    assert schedule_points(cfg.to_dict()) == {"learning-rate drop": 667, "start of stage2": 667}
+    cfg.train.stage1_fraction = 0.5
+    assert schedule_points(cfg.to_dict()) == {"learning-rate drop": 667, "start of stage2": 500}
+    cfg.train.schedule = "joint"
+    assert schedule_points(cfg.to_dict()) == {"learning-rate drop": 667}
+    presets.apply_variant(cfg, "vgg16-D")
+    cfg.train.schedule = "text"
+    assert schedule_points(cfg.to_dict()) == {"learning-rate drop": 667}
+
+
 def test_rule1_finished_run_is_read_back(tmp_path):
     task = FakeTask()
     first = run(tmp_path, task=task)
