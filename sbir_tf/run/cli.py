@@ -109,9 +109,16 @@ def _has_path(cfg: Config, dotted: str) -> bool:
 
 
 def output_dir(prog: str, task: Task, cfg: Config) -> Path:
-    """``runs/<prog>/<dataset>_<preset>_<variant>_seed<k>`` (relative to the working directory)."""
+    """``runs/<prog>/<dataset>_<preset>_<variant>_seed<k>[_<label>-<value>...]`` (relative to the working
+    directory): one ``_<label>-<value>`` for every key of the task's ``name_keys`` (``(dotted key, label)`` pairs)
+    whose value differs from its preset's, so runs that differ in such a switch get folders of their own."""
     ident = task.identity(cfg)
     name = f"{ident['dataset']}_{ident['preset']}_{ident['variant']}_seed{ident['seed']}"
+    preset = task.get_config(cfg.preset)
+    for key, label in getattr(task, "name_keys", ()):
+        value = cfg.get_path(key)
+        if value != preset.get_path(key):
+            name += f"_{label}-{value}"
     return Path("runs") / prog / name.replace("/", "-").replace("+", "-")
 
 

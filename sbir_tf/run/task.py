@@ -66,6 +66,8 @@ class Task(Protocol):
     flags: Sequence[Flag]
     #: ``--config`` choices
     presets: Sequence[str]
+    #: optional: ``(dotted key, label)`` pairs named in the default run folder when they differ from the preset
+    #: (:func:`sbir_tf.run.cli.output_dir`)
 
     def get_config(self, preset: str) -> Config: ...
     def configure(self, cfg: Config, args: argparse.Namespace) -> None: ...

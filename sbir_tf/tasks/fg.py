@@ -61,6 +61,9 @@ class FGTask:
     (``qmul_fg``: QMUL-V1/V2 with ``--dataset`` and ``--category``)."""
 
     kind = "fine_grained"
+    #: switches named in the default run folder when they differ from the preset (``sbir_tf.run.cli.output_dir``)
+    name_keys = (("model.sharing", "sharing"), ("train.schedule", "schedule"), ("model.frozen_blocks", "frozen"),
+                 ("loss.decoder_distance", "LD"), ("data.image_size", "px"), ("model.weights", "weights"))
     presets = presets.PRESETS
 
     def __init__(self, source: str = "sketchy") -> None:

@@ -261,6 +261,9 @@ class ZSTask:
     the offline synthetic set."""
 
     kind = "zero_shot"
+    #: switches named in the default run folder when they differ from the preset (``sbir_tf.run.cli.output_dir``)
+    name_keys = (("data.split", "split"), ("semantics.spec", "sem"), ("features.weights", "weights"),
+                 ("features.image_size", "px"))
     presets = presets.PRESETS
 
     def __init__(self, dataset: str = "sketchy") -> None:

@@ -97,6 +97,10 @@ def test_qmul_fg_smoke_on_tiny_qmul_v1(tmp_path):
     assert m["chance"]["acc@1"] == pytest.approx(1 / 3) and m["acc@5"] == m["acc@10"] == 1.0  # K >= gallery
     assert default_output_dir("qmul_fg", ["--category", "chairs", "--config", "smoke"]) == \
         Path("runs/qmul_fg/qmul_v1-chairs_smoke_vgg16_seed0")
+    # switches that differ from the preset enter the name (so two such runs never share a folder); defaults do not
+    assert default_output_dir("qmul_fg", ["--category", "chairs", "--config", "smoke", "--schedule", "joint",
+                                          "--frozen_blocks", "3", "--sharing", "siamese"]) == \
+        Path("runs/qmul_fg/qmul_v1-chairs_smoke_vgg16_seed0_schedule-joint_frozen-3")
 
 
 @pytest.mark.slow  # ~90 s: embeds the whole sketchy_mini gallery (~2,800 photos)

@@ -93,6 +93,8 @@ def test_raw_feature_baseline_only(tmp_path, cache_dir):
     assert m["steps"] is None and not list((out / "checkpoints").iterdir()) and not (out / "model.keras").exists()
     assert default_output_dir("sketchy_zs", ["--ablation", "softmax", "--seed", "2"]).as_posix() == \
         "runs/sketchy_zs/synthetic_cpu_raw_features_seed2"
+    assert default_output_dir("sketchy_zs", ["--semantics", "glove+path", "--seed", "2"]).as_posix() == \
+        "runs/sketchy_zs/synthetic_cpu_full_seed2_sem-glove-path"
 
 
 def test_sketchy_without_extended_folder_is_an_error_not_plain_sketchy(tmp_path, cache_dir, capsys):
