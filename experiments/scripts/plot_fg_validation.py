@@ -1,5 +1,5 @@
 """Validation curves of a multi-seed fine-grained campaign: acc@K on the validation slice against the step, one line
-per ``<variant>/seed<k>`` record, drawn with ``sbir_tf.eval.figures.curves``.
+per ``<variant>/seed<k>`` record (colour = seed, line style = variant), drawn with ``sbir_tf.eval.figures.curves``.
 
     python experiments/scripts/plot_fg_validation.py experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px \
         [--metric acc@1] [--out RECORDS_DIR/validation_acc@1.png]
@@ -53,7 +53,12 @@ def main(argv=None) -> int:
         print(f"no validation rows under {args.records}/<variant>/seed<k>/", file=sys.stderr)
         return 2
     out = args.out or args.records / f"validation_{args.metric}.png"
-    curves(series, out, title=f"Validation {args.metric} (100 queries, 200-photo slice)", ylabel=args.metric)
+    seeds = sorted({name.split(" ")[1] for name in series})
+    variants = sorted({name.split(" ")[0] for name in series})
+    styles = {name: {"color": f"C{seeds.index(name.split(' ')[1])}",
+                     "linestyle": ("-", "--", ":", "-.")[variants.index(name.split(" ")[0]) % 4]} for name in series}
+    curves(series, out, title=f"Validation {args.metric} (100 queries, 200-photo slice); colour = seed, "
+           f"line = variant", ylabel=args.metric, styles=styles)
     print(f"wrote {out} ({len(series)} runs)")
     return 0
 

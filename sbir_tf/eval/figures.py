@@ -163,8 +163,9 @@ def reconstruction_grid(sketches, from_sketch, photos, from_photo, path, *,
 
 
 def curves(history: dict, path, title: str = "Training curves", ylabel: str = "value", *,
-           xlabel: str = "step", logy: bool = False) -> Path:
-    """Line plot of named series ``{name: [(step, value), ...]}`` (losses per step, validation metrics per epoch)."""
+           xlabel: str = "step", logy: bool = False, styles: dict | None = None) -> Path:
+    """Line plot of named series ``{name: [(step, value), ...]}`` (losses per step, validation metrics per epoch);
+    ``styles``: matplotlib line options per series name (e.g. one colour per seed, one line style per variant)."""
     if not isinstance(history, dict) or not history:
         raise ValueError("history must be a non-empty dict {name: [(step, value), ...]}")
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -174,7 +175,8 @@ def curves(history: dict, path, title: str = "Training curves", ylabel: str = "v
             continue
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise ValueError(f"history[{name!r}] must be a list of (step, value) pairs, got shape {pts.shape}")
-        ax.plot(pts[:, 0], pts[:, 1], marker="o" if len(pts) < 30 else None, markersize=3, label=str(name))
+        style = {"marker": "o" if len(pts) < 30 else None, "markersize": 3, **(styles or {}).get(name, {})}
+        ax.plot(pts[:, 0], pts[:, 1], label=str(name), **style)
     if not ax.lines:
         plt.close(fig)
         raise ValueError("history holds no points")

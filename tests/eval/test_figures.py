@@ -156,3 +156,7 @@ def test_curves_plot_each_series(tmp_path):
     assert _count(rgb, _hex("#1f77b4")) > 50 and _count(rgb, _hex("#ff7f0e")) > 50
     with pytest.raises(ValueError, match="non-empty"):
         figures.curves({}, tmp_path / "d.png")
+    styled = _pixels(figures.curves({"a": [(0, 1.0), (10, 0.5)], "b": [(0, 0.2), (10, 0.9)]}, tmp_path / "e.png",
+                                    styles={"b": {"color": "#2ca02c"}}))
+    assert _count(styled, _hex("#1f77b4")) > 50 and _count(styled, _hex("#2ca02c")) > 50
+    assert _count(styled, _hex("#ff7f0e")) == 0  # "b" drawn in the colour it was given, not the second default
