@@ -121,7 +121,7 @@ class FGStep:
     of an uninterrupted one. Build it (and the model) inside ``strategy.scope()``.
     """
 
-    progress_keys = ("loss/total",)
+    progress_keys = ("loss/total", "loss/cls", "loss/rec", "loss/tri")
 
     def __init__(self, model, stages: list[Stage], optimizer: keras.optimizers.Optimizer,
                  dataset_fn: Callable[[int], tf.data.Dataset], *, global_batch: int, margin: float,

@@ -150,6 +150,8 @@ class Trainer:
                         values = self.evaluate(done)
                         row = row or self._row(done, out, losses, t0)
                         row.update({VAL_PREFIX + k: float(v) for k, v in dict(values or {}).items()})
+                        if bar is not None and values:
+                            bar.note(done, values)
                     if row is not None:
                         self.history.append(row)
                         history_file.write(json.dumps(row) + "\n")

@@ -48,6 +48,15 @@ class Progress:
             print(f"[{self.desc}] step {step}/{self.total} {fields} img/s={images_per_s:.1f} "
                   f"eta={format_seconds(eta)}", file=self.stream, flush=True)
 
+    def note(self, step: int, values: Mapping[str, float], what: str = "validation") -> None:
+        """One line of results at ``step`` (e.g. the validation scores), above the bar on a terminal."""
+        line = f"[{self.desc}] step {step}/{self.total} {what} " + " ".join(
+            f"{k}={float(v):.4g}" for k, v in values.items())
+        if self._tqdm is not None:
+            self._tqdm.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
     def close(self) -> None:
         if self._tqdm is not None:
             self._tqdm.close()

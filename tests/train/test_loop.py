@@ -86,3 +86,11 @@ def test_progress_line_shows_step_losses_rate_and_eta(tmp_path, capsys):
             images_per_step=12, progress=True).fit()
     err = capsys.readouterr().err
     assert "[train] step 3/3 a=0.25 b=2 img/s=" in err and "eta=" in err
+
+
+def test_validation_scores_get_a_line_of_their_own(tmp_path, capsys):
+    step = CountingStep()
+    Trainer(step, {"w": step.w}, tmp_path, total_steps=4, log_every=1, checkpoint_every=0, keep_checkpoints=1,
+            evaluate=lambda s: {"acc@1": s / 8}, eval_every=2, progress=True).fit()
+    lines = [line for line in capsys.readouterr().err.splitlines() if "validation" in line]
+    assert lines == ["[train] step 2/4 validation acc@1=0.25", "[train] step 4/4 validation acc@1=0.5"]
