@@ -59,7 +59,7 @@ def latest_checkpoint(run_dir: str | Path) -> str | None:
     steps = []
     for index in folder.glob("ckpt-*.index"):
         try:
-            steps.append((int(index.name[len("ckpt-"):-len(".index")]), index))
+            steps.append((checkpoint_step(str(index.with_suffix(""))), index))
         except ValueError:
             continue
     if not steps:
