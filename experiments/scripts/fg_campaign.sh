@@ -8,16 +8,18 @@
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px/vgg16-D/seed0/
 #   3. the `joint` schedule (every loss and part from step 0; the paper's rejected alternative), `vgg16`, k5, seed 0
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_joint_112px/vgg16/seed0/
-#   4. the printed L_D scale `norm`, `vgg16`, k5, seed 0
-#        -> experiments/fg_sketchy_mini_imagenet-offline_norm_k5_112px/vgg16/seed0/
-#   5. QMUL-V1 shoes, k5, `vgg16` and `vgg16-D`, seed 0 (500 steps)
-#        -> experiments/fg_qmul_v1_imagenet-offline_pixel_mse_k5_112px/shoes/<variant>/seed0/
-# Later parts widen the seeds (SEEDS="0 1 2") once the first seed of each has been read.
+#   4. the printed L_D scale `norm`, `vgg16`, k5, seeds 0 1 2
+#        -> experiments/fg_sketchy_mini_imagenet-offline_norm_k5_112px/vgg16/seed<k>/
+#   5. QMUL-V1 shoes and chairs, k5, `vgg16` and `vgg16-D`, seeds 0 1 2 (500 steps)
+#        -> experiments/fg_qmul_v1_imagenet-offline_pixel_mse_k5_112px/<category>/<variant>/seed<k>/
+#   6. conv blocks 4-5 trained (k3), `vgg16` and `vgg16-D`, seeds 0 1 2: the decoder comparison where the trunk learns
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px/<variant>/seed<k>/
+# Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5}")
+parts=("${@:-1 2 3 4 5 6}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 for part in ${parts[@]}; do
@@ -29,10 +31,14 @@ for part in ${parts[@]}; do
        record "$runs/k3_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px ;;
     3) SCHEDULE=joint SEEDS=${SEEDS:-0} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse_joint" vgg16
        record "$runs/k5_pixel_mse_joint" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_joint_112px ;;
-    4) DECODER_DISTANCE=norm SEEDS=${SEEDS:-0} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_norm" vgg16
+    4) DECODER_DISTANCE=norm SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_norm" vgg16
        record "$runs/k5_norm" experiments/fg_sketchy_mini_imagenet-offline_norm_k5_112px ;;
-    5) CATEGORIES=shoes SEEDS=${SEEDS:-0} bash "$scripts/fg_qmul_v1_frozen.sh" "$runs/qmul_k5_pixel_mse" vgg16 vgg16-D
+    5) CATEGORIES="shoes chairs" SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_qmul_v1_frozen.sh" "$runs/qmul_k5_pixel_mse" \
+         vgg16 vgg16-D
        record "$runs/qmul_k5_pixel_mse" experiments/fg_qmul_v1_imagenet-offline_pixel_mse_k5_112px ;;
-    *) echo "unknown part $part (1-5)" >&2; exit 2 ;;
+    6) FROZEN_BLOCKS=3 SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse" vgg16 vgg16-D
+       record "$runs/k3_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px
+       python "$scripts/plot_fg_validation.py" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px ;;
+    *) echo "unknown part $part (1-6)" >&2; exit 2 ;;
   esac
 done

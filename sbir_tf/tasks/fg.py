@@ -289,6 +289,7 @@ class FGTask:
 
         split, index = data.split, data.index
         gallery_size = len(split.gallery_photos)
+        distractors = gallery_size - len({q.instance_id for q in split.query_sketches})
         ranks = result["ranks"]
         return {
             **{k: float(v) for k, v in result["acc"].items()},
@@ -298,7 +299,7 @@ class FGTask:
             "gallery_size": gallery_size,
             # never-sketched gallery photos (Sketchy: photos without sketches; QMUL: none, the gallery is the test
             # pairs)
-            "distractors": gallery_size - len({q.instance_id for q in split.query_sketches}),
+            "distractors": distractors,
             "queries": len(split.query_sketches),
             "train_sketches": len(split.train_sketches),
             "train_photos": len(split.train_photos),
@@ -306,8 +307,7 @@ class FGTask:
             "dataset": index.name,
             "data_root": str(index.root),
             "category": cfg.data.category,
-            "split": "fine_grained (train: sketched non-test photos; queries: sketches of test photos; "
-                     "gallery: test photos + never-sketched distractors)",
+            "split": split_description(distractors),
             "image_size": cfg.data.image_size,
             "weights": cfg.model.weights,
             "batch_size": cfg.train.batch_size,
@@ -507,6 +507,13 @@ def evaluate_retrieval(model, queries, gallery, index, cfg: Config, ks: Sequence
     true = true_gallery_index(queries, gallery)
     ranks = ranks_of_true(q_emb, g_emb, true)
     return {"acc": acc_from_ranks(ranks, ks), "ranks": ranks, "true": true, "query_emb": q_emb, "gallery_emb": g_emb}
+
+
+def split_description(distractors: int) -> str:
+    """The ``split`` of ``metrics.json``: what trains, what queries and what the gallery holds (Sketchy: the test
+    photos and ``distractors`` never-sketched photos; QMUL: the test pairs' photos alone)."""
+    gallery = f"test photos + {distractors} never-sketched distractors" if distractors else "test photos only"
+    return f"fine_grained (train: sketched non-test photos; queries: sketches of test photos; gallery: {gallery})"
 
 
 def chance_level(k: int, gallery_size: int) -> float:

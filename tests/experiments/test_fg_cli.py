@@ -93,7 +93,7 @@ def test_qmul_fg_smoke_on_tiny_qmul_v1(tmp_path):
     m = assert_artefacts(out, decoder=False)
     assert m["dataset"] == "qmul_v1" and m["category"] == "shoes" and m["classes"] == 1
     assert m["gallery_size"] == m["queries"] == 3 and m["train_sketches"] == m["train_photos"] == 4
-    assert m["distractors"] == 0
+    assert m["distractors"] == 0 and m["split"].endswith("gallery: test photos only)")
     assert m["chance"]["acc@1"] == pytest.approx(1 / 3) and m["acc@5"] == m["acc@10"] == 1.0  # K >= gallery
     assert default_output_dir("qmul_fg", ["--category", "chairs", "--config", "smoke"]) == \
         Path("runs/qmul_fg/qmul_v1-chairs_smoke_vgg16_seed0")
@@ -111,6 +111,7 @@ def test_cli_smoke_on_sketchy_mini(tmp_path, sketchy_mini_root):
     m = assert_artefacts(out, decoder=False)
     assert m["dataset"] == "sketchy" and m["variant"] == "vgg16-D"
     assert m["queries"] > 0 and m["gallery_size"] > m["queries"] // 10  # test photos + never-sketched distractors
+    assert m["distractors"] > 0 and f"+ {m['distractors']} never-sketched distractors" in m["split"]
 
 
 @pytest.mark.slow  # ~70 s (three VGG16 builds); the run layer's resume rules are tested fast in tests/run
