@@ -63,6 +63,10 @@ class FineGrainedSplit:
     gallery_photos: list[Record]
     classes: list[str]
     notes: dict = field(default_factory=dict)
+    #: validation held out of training (``val_instances`` of :func:`fine_grained_split`): sketches of the held-out
+    #: training instances, and a gallery of their photos + the never-sketched photos; empty when none is held out
+    val_queries: list[Record] = field(default_factory=list)
+    val_gallery: list[Record] = field(default_factory=list)
 
 
 @dataclass
@@ -92,13 +96,45 @@ def seeded_test_instances(index: DatasetIndex, fraction: float = 0.2, seed: int 
     return frozenset(chosen)
 
 
-def fine_grained_split(index: DatasetIndex, seed: int = 0, test_fraction: float = 0.2) -> FineGrainedSplit:
+def held_out_instances(photos: Iterable[Record], count: int, seed: int = 0) -> frozenset[str]:
+    """``count`` instance ids of ``photos`` held out of training for validation, spread over the classes: each class's
+    ids (sorted) are shuffled with ``seed`` and the classes (sorted) give one id each in turn, never a class's last
+    one, so every class keeps a training instance. ``DataError`` when ``count`` exceeds what can be held out."""
+    by_class: dict[str, list[str]] = {}
+    for p in photos:
+        by_class.setdefault(p.class_name, [])
+        if p.instance_id not in by_class[p.class_name]:
+            by_class[p.class_name].append(p.instance_id)
+    rng = np.random.default_rng([int(seed), 1])  # a stream of its own: the test choice uses default_rng(seed)
+    order = {cls: [ids[i] for i in rng.permutation(len(ids))] for cls, ids in
+             ((cls, sorted(by_class[cls])) for cls in sorted(by_class))}
+    available = sum(len(ids) - 1 for ids in order.values())
+    if count > available:
+        raise DataError(f"data.val_instances={count}: only {available} training instances can be held out for "
+                        f"validation (every class keeps one for training)")
+    chosen: list[str] = []
+    turn = 0
+    while len(chosen) < count:
+        for ids in order.values():
+            if turn < len(ids) - 1 and len(chosen) < count:
+                chosen.append(ids[turn])
+        turn += 1
+    return frozenset(chosen)
+
+
+def fine_grained_split(index: DatasetIndex, seed: int = 0, test_fraction: float = 0.2,
+                       val_instances: int = 0) -> FineGrainedSplit:
     """Instance-level split.
 
     train = sketched photos not in the test instances, with their sketches; queries = sketches of test photos;
     gallery = test photos + photos never sketched (distractors). Test instances are ``index.test_instances`` or,
     when ``None``, :func:`seeded_test_instances`. Unpaired sketches (``instance_id == ""``, e.g. TU-Berlin) are split
     per class with ``seed``: ``test_fraction`` of them become queries, the rest train sketches.
+
+    ``val_instances`` > 0 holds that many training instances out of training (:func:`held_out_instances`): their
+    sketches are ``val_queries`` and ``val_gallery`` is their photos + the never-sketched photos, a validation set
+    that shares nothing with the test queries and their photos (the papers define no validation set for
+    fine-grained retrieval).
     """
     test = index.test_instances
     source = "dataset test list"
@@ -107,10 +143,19 @@ def fine_grained_split(index: DatasetIndex, seed: int = 0, test_fraction: float 
         source = f"seeded ({test_fraction:.0%} of sketched photos per class, seed {seed})"
     sketched = index.sketched_instances
     train_photos = [p for p in index.photos if p.instance_id in sketched and p.instance_id not in test]
+    val: frozenset[str] = frozenset()
+    if val_instances:
+        if any(not s.instance_id for s in index.sketches):
+            raise DataError("data.val_instances needs sketches paired with photos; this dataset has unpaired "
+                            "sketches")
+        val = held_out_instances(train_photos, int(val_instances), seed)
+        train_photos = [p for p in train_photos if p.instance_id not in val]
     gallery = [p for p in index.photos if p.instance_id in test or p.instance_id not in sketched]
     paired = [s for s in index.sketches if s.instance_id]
-    train_sketches = [s for s in paired if s.instance_id not in test]
+    train_sketches = [s for s in paired if s.instance_id not in test and s.instance_id not in val]
     queries = [s for s in paired if s.instance_id in test]
+    val_queries = [s for s in paired if s.instance_id in val]
+    val_gallery = [p for p in index.photos if p.instance_id in val or p.instance_id not in sketched] if val else []
     unpaired = [s for s in index.sketches if not s.instance_id]
     if unpaired:
         rng = np.random.default_rng(seed)
@@ -126,8 +171,11 @@ def fine_grained_split(index: DatasetIndex, seed: int = 0, test_fraction: float 
         train_photos = [p for p in index.photos if p.instance_id not in test] if not train_photos else train_photos
         source += "; unpaired sketches split per class"
     classes = sorted({r.class_name for r in train_sketches + train_photos + queries + gallery})
-    return FineGrainedSplit(train_sketches, train_photos, queries, gallery, classes,
-                            notes={"test_instances": source, "num_test_instances": len(test)})
+    notes = {"test_instances": source, "num_test_instances": len(test)}
+    if val:
+        notes["val_instances"] = len(val)
+    return FineGrainedSplit(train_sketches, train_photos, queries, gallery, classes, notes=notes,
+                            val_queries=val_queries, val_gallery=val_gallery)
 
 
 # ------------------------------------------------------------------------------------------------ zero-shot

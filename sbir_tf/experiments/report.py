@@ -321,10 +321,34 @@ def identity(record: Record) -> dict:
 RUN_ONLY_FIELDS = ("device", "commit")
 
 
-def _config_without_seed(config: dict) -> str:
+#: Config keys added after records were made, with the value every run before them had: a record without the key
+#: and a record holding that value group together (the setting did not change, only the config's schema).
+ADDED_CONFIG_KEYS = {("data", "val_instances"): 0, ("train", "deterministic"): False,
+                     ("train", "jit_compile"): False}
+#: Renamed keys: old ``(section, key)`` -> new ``(section, key)`` and the new value of each old value.
+RENAMED_CONFIG_KEYS = {("train", "mixed_precision"): (("train", "precision"), {False: "float32", True: "float16"})}
+
+
+def comparable_config(config: dict) -> dict:
+    """``config`` without its seed and in the current schema (:data:`RENAMED_CONFIG_KEYS` renamed,
+    :data:`ADDED_CONFIG_KEYS` at their old value dropped), so that seeds of one setting recorded by different
+    versions of the package compare equal, and any real difference still separates them."""
     config = copy.deepcopy(config)
     (config.get("train") or {}).pop("seed", None)
-    return json.dumps(config, sort_keys=True, default=str)
+    for (section, key), ((new_section, new_key), values) in RENAMED_CONFIG_KEYS.items():
+        block = config.get(section)
+        if isinstance(block, dict) and key in block and block[key] in values:
+            config.setdefault(new_section, {})[new_key] = values[block.pop(key)]
+    for (section, key), old_value in ADDED_CONFIG_KEYS.items():
+        block = config.get(section)
+        value = block.get(key) if isinstance(block, dict) else None
+        if type(value) is type(old_value) and value == old_value:  # 0 is not False: a changed type is a change
+            del block[key]
+    return config
+
+
+def _config_without_seed(config: dict) -> str:
+    return json.dumps(comparable_config(config), sort_keys=True, default=str)
 
 
 def group_key(run: Run) -> tuple:

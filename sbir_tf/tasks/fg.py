@@ -63,7 +63,8 @@ class FGTask:
     kind = "fine_grained"
     #: switches named in the default run folder when they differ from the preset (``sbir_tf.run.cli.output_dir``)
     name_keys = (("model.sharing", "sharing"), ("train.schedule", "schedule"), ("model.frozen_blocks", "frozen"),
-                 ("loss.decoder_distance", "LD"), ("data.image_size", "px"), ("model.weights", "weights"))
+                 ("loss.decoder_distance", "LD"), ("data.image_size", "px"), ("model.weights", "weights"),
+                 ("data.val_instances", "val"))
     presets = presets.PRESETS
 
     def __init__(self, source: str = "sketchy") -> None:
@@ -150,6 +151,7 @@ class FGTask:
                 raise ValueError(f"data.photo_rendering={d.photo_rendering!r}: prepared Sketchy records hold the "
                                  f"photos {DEFAULT_RENDERING} only; read other photo renderings from the raw folder "
                                  f"(--data_dir) or set --set data.photo_rendering={DEFAULT_RENDERING}")
+        _check_int(d.val_instances, "data.val_instances", 0)
         _check_int(t.steps, "train.steps", 1)
         _check_int(t.batch_size, "train.batch_size", 1)
         for key in ("checkpoint_every", "keep_checkpoints", "log_every"):
@@ -218,7 +220,7 @@ class FGTask:
         d = cfg.data
         if d.prepared_dir:
             index = load_prepared_data(cfg)
-            return FGData(index, fine_grained_split(index, seed=d.split_seed))
+            return FGData(index, fine_grained_split(index, seed=d.split_seed, val_instances=d.val_instances))
         name, root = d.dataset, d.root
         kwargs: dict[str, Any] = {}
         if name in ("synthetic", "sketchy"):  # both read by the Sketchy reader
@@ -233,12 +235,13 @@ class FGTask:
                     raise ValueError(f"--data_dir is required for {name}")
                 root = str(shared / "qmul_v1")
         index = read_dataset(name, root, **kwargs)
-        return FGData(index, fine_grained_split(index, seed=d.split_seed))
+        return FGData(index, fine_grained_split(index, seed=d.split_seed, val_instances=d.val_instances))
 
     def describe(self, cfg: Config, data: FGData) -> list[str]:
         s = data.split
         return [f"{data.index.name}: {len(data.classes)} classes, {len(s.train_sketches)} training sketches, "
-                f"{len(s.query_sketches)} queries, gallery {len(s.gallery_photos)} photos"]
+                f"{len(s.query_sketches)} queries, gallery {len(s.gallery_photos)} photos",
+                f"validation during training: {monitor_description(s)}"]
 
     # ------------------------------------------------------------------------------------------ model, training
     def trains(self, cfg: Config) -> bool:
@@ -273,7 +276,8 @@ class FGTask:
         return 3 * int(cfg.train.batch_size)
 
     def evaluator(self, model, cfg: Config, data: FGData):
-        queries, gallery = validation_slice(data.split, cfg.eval.val_queries, cfg.eval.val_distractors)
+        queries, gallery = validation_slice(*monitor_sets(data.split), cfg.eval.val_queries,
+                                            cfg.eval.val_distractors)
 
         def evaluate(step: int) -> dict:
             return evaluate_retrieval(model, queries, gallery, data.index, cfg)["acc"]
@@ -308,6 +312,7 @@ class FGTask:
             "data_root": str(index.root),
             "category": cfg.data.category,
             "split": split_description(distractors),
+            "validation": monitor_description(split),
             "image_size": cfg.data.image_size,
             "weights": cfg.model.weights,
             "batch_size": cfg.train.batch_size,
@@ -474,16 +479,33 @@ def true_gallery_index(queries, gallery) -> np.ndarray:
     return np.array([where[q.instance_id] for q in queries], np.int64)
 
 
-def validation_slice(split, num_queries: int, num_distractors: int):
-    """A fixed monitoring subset: ``num_queries`` queries spread evenly over the list, their true photos, and the
-    first ``num_distractors`` other gallery photos. Returns ``(queries, gallery)``."""
-    queries = list(split.query_sketches)
+def monitor_sets(split) -> tuple[list, list]:
+    """``(queries, gallery)`` the validation during training reads: the held-out training instances
+    (``data.val_instances`` > 0, :func:`sbir_tf.data.splits.fine_grained_split`) or else the test split."""
+    if split.val_queries:
+        return list(split.val_queries), list(split.val_gallery)
+    return list(split.query_sketches), list(split.gallery_photos)
+
+
+def monitor_description(split) -> str:
+    """What the validation during training reads, for the log and ``metrics.json``."""
+    if split.val_queries:
+        return (f"{len(split.val_queries)} sketches of {split.notes.get('val_instances', '?')} training instances "
+                f"held out of training (data.val_instances)")
+    return ("a fixed slice of the test queries and gallery (data.val_instances=0): a monitor only, it selects "
+            "nothing (the last step is evaluated)")
+
+
+def validation_slice(queries, gallery, num_queries: int, num_distractors: int):
+    """A fixed validation subset: ``num_queries`` of ``queries`` spread evenly over the list, their true photos, and
+    the first ``num_distractors`` other ``gallery`` photos. Returns ``(queries, gallery)``."""
+    queries = list(queries)
     if len(queries) > num_queries:
         picks = np.linspace(0, len(queries) - 1, num_queries).round().astype(int)
         queries = [queries[i] for i in sorted(set(picks.tolist()))]
     wanted = {q.instance_id for q in queries}
-    true = [p for p in split.gallery_photos if p.instance_id in wanted]
-    others = [p for p in split.gallery_photos if p.instance_id not in wanted][:num_distractors]
+    true = [p for p in gallery if p.instance_id in wanted]
+    others = [p for p in gallery if p.instance_id not in wanted][:num_distractors]
     return queries, true + others
 
 

@@ -8,8 +8,8 @@ from helpers import make_tiny_sketchy, make_tiny_tuberlin
 from sbir_tf.data.records import DataError, canonical_class_name
 from sbir_tf.data.sketchy import read_sketchy
 from sbir_tf.data.splits import (
-    fine_grained_split, load_class_list, make_zero_shot_split, seeded_test_instances, sempcyc_seeded_split,
-    zero_shot_split,
+    fine_grained_split, held_out_instances, load_class_list, make_zero_shot_split, seeded_test_instances,
+    sempcyc_seeded_split, zero_shot_split,
 )
 from sbir_tf.data.tuberlin import read_tuberlin_extended
 
@@ -80,6 +80,47 @@ def test_fine_grained_split_from_testset(tmp_path):
     assert len(fg.query_sketches) == 4 and len(fg.gallery_photos) == 4
     assert {s.instance_id for s in fg.query_sketches} == index.test_instances
     assert not {p.instance_id for p in fg.train_photos} & {p.instance_id for p in fg.gallery_photos}
+
+
+def test_validation_held_out_of_training(tmp_path):
+    """data.val_instances: training instances leave training whole (photo and sketches) and become the validation
+    set, which shares nothing with the test queries or their photos; classes take turns; seeded."""
+    index = read_sketchy(make_tiny_sketchy(tmp_path, photos_per_class=5, sketched_per_class=4))
+    base = fine_grained_split(index)  # per class: 1 test + 3 training sketched photos + 1 never sketched
+    assert len(base.train_photos) == 6 and not base.val_queries and not base.val_gallery
+    fg = fine_grained_split(index, val_instances=3)
+    val = {s.instance_id for s in fg.val_queries}
+    assert len(val) == 3 and fg.notes["val_instances"] == 3
+    train = {p.instance_id for p in fg.train_photos}
+    assert train == {p.instance_id for p in base.train_photos} - val and len(train) == 3
+    assert not val & {s.instance_id for s in fg.train_sketches}
+    assert len(fg.val_queries) == 6  # 2 sketches per held-out photo
+    assert not val & index.test_instances and not val & {p.instance_id for p in fg.gallery_photos}
+    # the validation gallery: the held-out photos + the never-sketched photos (one per class)
+    assert {p.instance_id for p in fg.val_gallery} == val | {p.instance_id for p in fg.gallery_photos
+                                                             if p.instance_id not in index.test_instances}
+    # the test side is untouched
+    assert fg.query_sketches == base.query_sketches and fg.gallery_photos == base.gallery_photos
+    # turns over the classes: 3 held out of 2 classes is 2 + 1
+    classes = sorted(s.class_name for s in fg.val_queries[::2])
+    assert sorted(classes.count(c) for c in set(classes)) == [1, 2]
+    assert fine_grained_split(index, val_instances=3).val_queries == fg.val_queries  # seeded
+    # every class keeps one training instance: 2 classes x (3 - 1) = 4 at most
+    assert len(fine_grained_split(index, val_instances=4).train_photos) == 2
+    with pytest.raises(DataError, match="only 4 training instances can be held out"):
+        fine_grained_split(index, val_instances=5)
+
+
+def test_held_out_instances_by_hand():
+    from sbir_tf.data.records import Record
+
+    photos = [Record(path=f"{c}/{i}.jpg", class_name=c, instance_id=f"{c}{i}", domain="photo")
+              for c, n in (("a", 3), ("b", 1), ("c", 2)) for i in range(n)]
+    chosen = held_out_instances(photos, 3, seed=0)
+    # class b has one instance and gives none; a gives two (turns 0 and 1), c one
+    assert sorted(x[0] for x in chosen) == ["a", "a", "c"]
+    assert held_out_instances(photos, 0) == frozenset()
+    assert held_out_instances(photos, 2, seed=0) < chosen  # turn 0 of a and c, in order
 
 
 def test_seeded_fine_grained_split_without_testset(tmp_path):

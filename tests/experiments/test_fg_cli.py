@@ -94,6 +94,7 @@ def test_qmul_fg_smoke_on_tiny_qmul_v1(tmp_path):
     assert m["dataset"] == "qmul_v1" and m["category"] == "shoes" and m["classes"] == 1
     assert m["gallery_size"] == m["queries"] == 3 and m["train_sketches"] == m["train_photos"] == 4
     assert m["distractors"] == 0 and m["split"].endswith("gallery: test photos only)")
+    assert m["validation"].startswith("a fixed slice of the test queries and gallery")
     assert m["chance"]["acc@1"] == pytest.approx(1 / 3) and m["acc@5"] == m["acc@10"] == 1.0  # K >= gallery
     assert default_output_dir("qmul_fg", ["--category", "chairs", "--config", "smoke"]) == \
         Path("runs/qmul_fg/qmul_v1-chairs_smoke_vgg16_seed0")
@@ -101,6 +102,29 @@ def test_qmul_fg_smoke_on_tiny_qmul_v1(tmp_path):
     assert default_output_dir("qmul_fg", ["--category", "chairs", "--config", "smoke", "--schedule", "joint",
                                           "--frozen_blocks", "3", "--sharing", "siamese"]) == \
         Path("runs/qmul_fg/qmul_v1-chairs_smoke_vgg16_seed0_schedule-joint_frozen-3")
+
+
+def test_validation_on_held_out_training_instances(tmp_path, capsys):
+    """--set data.val_instances=2 on a tiny QMUL-V1 set: two training pairs leave training and become the validation
+    set the curve is read on; the test side is unchanged; too many held out is a clear error before any build."""
+    from tests.data.helpers import make_tiny_qmul_v1
+
+    root = make_tiny_qmul_v1(tmp_path / "qmul", category="shoes", n_train=5, n_test=3)
+    argv = ["--data_dir", str(root), "--category", "shoes", "--config", "smoke", "--variant", "vgg16-D",
+            "--set", "train.eval_every=2"]
+    out = tmp_path / "run"
+    assert qmul_fg.main(argv + ["--set", "data.val_instances=2", "--output_dir", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["train_photos"] == m["train_sketches"] == 3 and m["queries"] == m["gallery_size"] == 3
+    assert m["validation"].startswith("2 sketches of 2 training instances held out of training")
+    val = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines() if "val/acc@1" in line]
+    assert [r["step"] for r in val] == [2, 4]
+    assert "validation during training: 2 sketches of 2 training instances" in capsys.readouterr().err
+    assert default_output_dir("qmul_fg", ["--config", "smoke", "--set", "data.val_instances=2"]) == \
+        Path("runs/qmul_fg/qmul_v1-shoes_smoke_vgg16_seed0_val-2")
+    # one class of 5 training instances: at most 4 can be held out
+    assert qmul_fg.main(argv + ["--set", "data.val_instances=5", "--output_dir", str(tmp_path / "bad")]) == 2
+    assert "only 4 training instances can be held out" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # ~90 s: embeds the whole sketchy_mini gallery (~2,800 photos)

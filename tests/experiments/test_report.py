@@ -153,6 +153,26 @@ def test_runs_that_differ_in_more_than_the_seed_are_not_grouped(tmp_path):
     assert [[r.seed for r in g.runs] for g in groups] == [[0, 3], [1], [2]] and warnings == []
 
 
+def test_seeds_recorded_by_older_config_schemas_group_with_newer_ones(tmp_path):
+    """A key added later at the value older runs had, or a renamed key, does not split a setting; a real difference
+    in the same keys still does."""
+    old = {"data": {"image_size": 112}, "train": {"seed": 0, "mixed_precision": False}}
+    new = {"data": {"image_size": 112, "val_instances": 0},
+           "train": {"seed": 1, "precision": "float32", "deterministic": False, "jit_compile": False}}
+    write_record(tmp_path / "old", fg_metrics(seed=0), config=old)
+    write_record(tmp_path / "new", fg_metrics(seed=1), config=new)
+    held_out = {"data": {"image_size": 112, "val_instances": 30}, "train": {"seed": 2, "precision": "float32"}}
+    write_record(tmp_path / "val30", fg_metrics(seed=2), config=held_out)
+    write_record(tmp_path / "bf16", fg_metrics(seed=3), config={"data": {"image_size": 112},
+                                                               "train": {"seed": 3, "precision": "bfloat16"}})
+    write_record(tmp_path / "xla", fg_metrics(seed=4), config={"data": {"image_size": 112},
+                                                              "train": {"seed": 4, "jit_compile": True}})
+    groups, warnings = report.group_runs(report.find_records(tmp_path)[0])
+    assert sorted(sorted(r.seed for r in g.runs) for g in groups) == [[0, 1], [2], [3], [4]] and warnings == []
+    assert report.comparable_config(old) == {"data": {"image_size": 112}, "train": {"precision": "float32"}}
+    assert old["train"] == {"seed": 0, "mixed_precision": False}  # the record's own config is left alone
+
+
 # ----------------------------------------------------------------------------------------------- zero-shot
 def test_zero_shot_runs_aggregates_and_settings_beside_wadcmsn_tables(tmp_path):
     for seed, mAP in ((0, 0.3), (1, 0.4)):  # single seed runs of one setting, grouped by the report
