@@ -14,12 +14,16 @@
 #        -> experiments/fg_qmul_v1_imagenet-offline_pixel_mse_k5_112px/<category>/<variant>/seed<k>/
 #   6. conv blocks 4-5 trained (k3), `vgg16` and `vgg16-D`, seeds 0 1 2: the decoder comparison where the trunk learns
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px/<variant>/seed<k>/
+#   7. weight sharing (Table 4): `hybrid` and `heterogeneous`, `vgg16`, k5, seeds 0 1 2 (beside part 1's `siamese`)
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_<sharing>_112px/vgg16/seed<k>/
+#   8. the `printed` schedule, `vgg16`, k5, seeds 0 1 2 (beside part 1's `text` and part 3's `joint`)
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_printed_112px/vgg16/seed<k>/
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6}")
+parts=("${@:-1 2 3 4 5 6 7 8}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 for part in ${parts[@]}; do
@@ -39,6 +43,15 @@ for part in ${parts[@]}; do
     6) FROZEN_BLOCKS=3 SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse" vgg16 vgg16-D
        record "$runs/k3_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px
        python "$scripts/plot_fg_validation.py" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px ;;
-    *) echo "unknown part $part (1-6)" >&2; exit 2 ;;
+    7) for sharing in hybrid heterogeneous; do
+         SHARING=$sharing SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" \
+           "$runs/k5_pixel_mse_$sharing" vgg16
+         record "$runs/k5_pixel_mse_$sharing" \
+           "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_${sharing}_112px"
+       done ;;
+    8) SCHEDULE=printed SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse_printed" \
+         vgg16
+       record "$runs/k5_pixel_mse_printed" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_printed_112px ;;
+    *) echo "unknown part $part (1-8)" >&2; exit 2 ;;
   esac
 done

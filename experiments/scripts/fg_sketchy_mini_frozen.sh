@@ -4,11 +4,13 @@
 # embedding, the classifier and the decoder learn. 112 px, cpu preset (Adam, lr 1e-4 -> 1e-5 at 2/3),
 # $STEPS steps of 12 triplets, 3 seeds, `vgg16` (with decoder) against `vgg16-D` (without), the per-sample distance
 # of L_D given by $DECODER_DISTANCE (Eq. 4, loss.decoder_distance), the training schedule by $SCHEDULE (text, as
-# the paper's text describes it; printed; joint, the alternative the paper rejects: every loss and part from step 0).
+# the paper's text describes it; printed; joint, the alternative the paper rejects: every loss and part from step 0),
+# the weight sharing by $SHARING (siamese; hybrid, heterogeneous: Table 4; with the conv trunk frozen both trunks
+# hold the same ImageNet weights, so what is shared or not is fc6/fc7 and the embedding layer).
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
 # interleaves variants and seeds so a partial campaign stays balanced.
 # Usage: [STEPS=1000] [SEEDS="0 1 2"] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] [SCHEDULE=text] \
-#   bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
+#   [SHARING=siamese] bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${SBIR_TF_SHARED_DATA:-../shared/data}/sketchy_mini
@@ -17,7 +19,9 @@ seeds=${SEEDS:-0 1 2}
 distance=${DECODER_DISTANCE:-pixel_mse}
 frozen=${FROZEN_BLOCKS:-5}
 schedule=${SCHEDULE:-text}
+sharing=${SHARING:-siamese}
 suffix=""; [ "$schedule" != text ] && suffix="_$schedule"
+[ "$sharing" != siamese ] && suffix="${suffix}_$sharing"
 runs=${1:-runs/fg_sketchy_mini_imagenet-offline_${distance}_k${frozen}${suffix}}
 shift || true
 variants=("${@:-vgg16 vgg16-D}")
@@ -28,6 +32,7 @@ for seed in $seeds; do
     resume=(); [ -d "$out/checkpoints" ] && [ -n "$(ls -A "$out/checkpoints" 2>/dev/null)" ] && resume=(--resume)
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights imagenet-offline \
       --image_size 112 --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
-      --frozen_blocks "$frozen" --schedule "$schedule" --set loss.decoder_distance="$distance" --output_dir "$out" "${resume[@]}"
+      --frozen_blocks "$frozen" --schedule "$schedule" \
+      --sharing "$sharing" --set loss.decoder_distance="$distance" --output_dir "$out" "${resume[@]}"
   done
 done
