@@ -42,6 +42,24 @@ def campaign_series(root: Path, metric: str) -> dict[str, list[tuple[int, float]
     return series
 
 
+def slice_label(root: Path) -> str:
+    """What the curves were read on, from the first record's ``metrics.json`` and ``config.json``: "100 queries of the
+    test split" (no validation set held out, ``data.val_instances`` = 0) or "40 held-out training sketches"."""
+    record = next(iter(sorted(root.glob("*/seed*"))), None)
+    try:
+        metrics = json.loads((record / "metrics.json").read_text())
+        config = json.loads((record / "config.json").read_text())
+    except (TypeError, OSError, ValueError):
+        return "validation slice"
+    wanted = int((config.get("eval") or {}).get("val_queries", 0)) or None
+    described = str(metrics.get("validation", ""))
+    if described[:1].isdigit():  # "<n> sketches of <m> training instances held out of training"
+        held_out = int(described.split(" ")[0])
+        return f"{min(held_out, wanted or held_out)} held-out training sketches"
+    queries = int(metrics.get("queries") or 0)
+    return f"{min(queries, wanted or queries)} queries of the test split, a monitor"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", type=Path, help="campaign records folder holding <variant>/seed<k>/")
@@ -57,7 +75,7 @@ def main(argv=None) -> int:
     variants = sorted({name.split(" ")[0] for name in series})
     styles = {name: {"color": f"C{seeds.index(name.split(' ')[1])}",
                      "linestyle": ("-", "--", ":", "-.")[variants.index(name.split(" ")[0]) % 4]} for name in series}
-    curves(series, out, title=f"Validation {args.metric} (100 queries, 200-photo slice); colour = seed, "
+    curves(series, out, title=f"Validation {args.metric} ({slice_label(args.records)}); colour = seed, "
            f"line = variant", ylabel=args.metric, styles=styles)
     print(f"wrote {out} ({len(series)} runs)")
     return 0
