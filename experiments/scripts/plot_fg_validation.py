@@ -43,19 +43,18 @@ def campaign_series(root: Path, metric: str) -> dict[str, list[tuple[int, float]
 
 
 def slice_label(root: Path) -> str:
-    """What the curves were read on, from the first record's ``metrics.json`` and ``config.json``: "100 queries of the
-    test split" (no validation set held out, ``data.val_instances`` = 0) or "40 held-out training sketches"."""
+    """What the curves were read on, from the first record's ``config.json`` and ``metrics.json``: "100 queries of
+    the test split" (``data.val_instances`` = 0) or "sketches of 30 held-out training instances"."""
     record = next(iter(sorted(root.glob("*/seed*"))), None)
     try:
         metrics = json.loads((record / "metrics.json").read_text())
         config = json.loads((record / "config.json").read_text())
     except (TypeError, OSError, ValueError):
         return "validation slice"
+    held_out = int((config.get("data") or {}).get("val_instances") or 0)
+    if held_out:
+        return f"sketches of {held_out} held-out training instances"
     wanted = int((config.get("eval") or {}).get("val_queries", 0)) or None
-    described = str(metrics.get("validation", ""))
-    if described[:1].isdigit():  # "<n> sketches of <m> training instances held out of training"
-        held_out = int(described.split(" ")[0])
-        return f"{min(held_out, wanted or held_out)} held-out training sketches"
     queries = int(metrics.get("queries") or 0)
     return f"{min(queries, wanted or queries)} queries of the test split, a monitor"
 
