@@ -18,12 +18,17 @@
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_<sharing>_112px/vgg16/seed<k>/
 #   8. the `printed` schedule, `vgg16`, k5, seeds 0 1 2 (beside part 1's `text` and part 3's `joint`)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_printed_112px/vgg16/seed<k>/
+#   9. choosing the trunk setting on held-out training instances, not on the test split: `vgg16-D`, seed 0, 60
+#      training instances (every class gives one in turn) held out as a validation set read in full (their sketches
+#      against their photos + every never-sketched photo) every 250 steps: k3 for 1,000 steps, k0 (every
+#      layer trained, as in the paper) for 1,000 steps, k3 for 2,000 steps
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px/<k>_<steps>/vgg16-D/seed0/
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8}")
+parts=("${@:-1 2 3 4 5 6 7 8 9}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 for part in ${parts[@]}; do
@@ -52,6 +57,14 @@ for part in ${parts[@]}; do
     8) SCHEDULE=printed SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse_printed" \
          vgg16
        record "$runs/k5_pixel_mse_printed" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_printed_112px ;;
-    *) echo "unknown part $part (1-8)" >&2; exit 2 ;;
+    9) held_out="data.val_instances=60 eval.val_queries=100000 eval.val_distractors=100000 train.eval_every=250"
+       for setting in "3 1000" "0 1000" "3 2000"; do
+         read -r frozen steps <<< "$setting"
+         FROZEN_BLOCKS=$frozen STEPS=$steps SEEDS=0 EXTRA_SETS=$held_out bash "$scripts/fg_sketchy_mini_frozen.sh" \
+           "$runs/val60/k${frozen}_$steps" vgg16-D
+       done
+       record "$runs/val60" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px
+       python "$scripts/plot_fg_validation.py" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px ;;
+    *) echo "unknown part $part (1-9)" >&2; exit 2 ;;
   esac
 done

@@ -7,10 +7,11 @@
 # the paper's text describes it; printed; joint, the alternative the paper rejects: every loss and part from step 0),
 # the weight sharing by $SHARING (siamese; hybrid, heterogeneous: Table 4; with the conv trunk frozen both trunks
 # hold the same ImageNet weights, so what is shared or not is fc6/fc7 and the embedding layer).
+# $EXTRA_SETS adds config overrides (space-separated KEY=VALUE, passed to --set), e.g. a held-out validation set.
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
 # interleaves variants and seeds so a partial campaign stays balanced.
 # Usage: [STEPS=1000] [SEEDS="0 1 2"] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] [SCHEDULE=text] \
-#   [SHARING=siamese] bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
+#   [SHARING=siamese] [EXTRA_SETS="KEY=VALUE ..."] bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${SBIR_TF_SHARED_DATA:-../shared/data}/sketchy_mini
@@ -20,6 +21,7 @@ distance=${DECODER_DISTANCE:-pixel_mse}
 frozen=${FROZEN_BLOCKS:-5}
 schedule=${SCHEDULE:-text}
 sharing=${SHARING:-siamese}
+read -ra extra_sets <<< "${EXTRA_SETS:-}"
 suffix=""; [ "$schedule" != text ] && suffix="_$schedule"
 [ "$sharing" != siamese ] && suffix="${suffix}_$sharing"
 runs=${1:-runs/fg_sketchy_mini_imagenet-offline_${distance}_k${frozen}${suffix}}
@@ -33,6 +35,6 @@ for seed in $seeds; do
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights imagenet-offline \
       --image_size 112 --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
       --frozen_blocks "$frozen" --schedule "$schedule" \
-      --sharing "$sharing" --set loss.decoder_distance="$distance" --output_dir "$out" "${resume[@]}"
+      --sharing "$sharing" --set loss.decoder_distance="$distance" "${extra_sets[@]}" --output_dir "$out" "${resume[@]}"
   done
 done

@@ -31,21 +31,28 @@ def validation_rows(record: Path) -> list[dict]:
     return [row for row in rows if any(k.startswith("val/") for k in row)]
 
 
+def seed_records(root: Path) -> list[Path]:
+    """Every ``seed<k>`` record folder under ``root``, at any depth (``<variant>/seed<k>`` or
+    ``<setting>/<variant>/seed<k>``), sorted."""
+    return sorted(p for p in root.rglob("seed*") if p.is_dir() and (p / "metrics.json").is_file())
+
+
 def campaign_series(root: Path, metric: str) -> dict[str, list[tuple[int, float]]]:
-    """``{"<variant> seed<k>": [(step, value), ..]}`` for every ``<variant>/seed<k>`` under ``root``."""
+    """``{"<variant> seed<k>": [(step, value), ..]}`` for every record under ``root``; the variant part is the
+    record's parent path relative to ``root`` (``k3_1000/vgg16-D`` for a nested layout)."""
     series = {}
-    for record in sorted(root.glob("*/seed*")):
+    for record in seed_records(root):
         key = f"val/{metric}"
         points = [(int(r["step"]), float(r[key])) for r in validation_rows(record) if key in r]
         if points:
-            series[f"{record.parent.name} {record.name}"] = points
+            series[f"{record.parent.relative_to(root).as_posix()} {record.name}"] = points
     return series
 
 
 def slice_label(root: Path) -> str:
     """What the curves were read on, from the first record's ``config.json`` and ``metrics.json``: "100 queries of
     the test split" (``data.val_instances`` = 0) or "sketches of 30 held-out training instances"."""
-    record = next(iter(sorted(root.glob("*/seed*"))), None)
+    record = next(iter(seed_records(root)), None)
     try:
         metrics = json.loads((record / "metrics.json").read_text())
         config = json.loads((record / "config.json").read_text())
@@ -61,21 +68,28 @@ def slice_label(root: Path) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("records", type=Path, help="campaign records folder holding <variant>/seed<k>/")
+    parser.add_argument("records", type=Path,
+                        help="campaign records folder holding <variant>/seed<k>/ (or <setting>/<variant>/seed<k>/)")
     parser.add_argument("--metric", default="acc@1", choices=("acc@1", "acc@5", "acc@10"))
     parser.add_argument("--out", type=Path, help="PNG to write (default RECORDS/validation_<metric>.png)")
     args = parser.parse_args(argv)
     series = campaign_series(args.records, args.metric)
     if not series:
-        print(f"no validation rows under {args.records}/<variant>/seed<k>/", file=sys.stderr)
+        print(f"no validation rows under {args.records} (<variant>/seed<k>/)", file=sys.stderr)
         return 2
     out = args.out or args.records / f"validation_{args.metric}.png"
     seeds = sorted({name.split(" ")[1] for name in series})
     variants = sorted({name.split(" ")[0] for name in series})
-    styles = {name: {"color": f"C{seeds.index(name.split(' ')[1])}",
-                     "linestyle": ("-", "--", ":", "-.")[variants.index(name.split(" ")[0]) % 4]} for name in series}
-    curves(series, out, title=f"Validation {args.metric} ({slice_label(args.records)}); colour = seed, "
-           f"line = variant", ylabel=args.metric, styles=styles)
+    if len(seeds) > 1:  # colour = seed, line style = variant
+        styles = {name: {"color": f"C{seeds.index(name.split(' ')[1])}",
+                         "linestyle": ("-", "--", ":", "-.")[variants.index(name.split(" ")[0]) % 4]}
+                  for name in series}
+        legend = "; colour = seed, line = variant"
+    else:  # one seed: colour = variant
+        styles = {name: {"color": f"C{variants.index(name.split(' ')[0])}"} for name in series}
+        legend = ""
+    curves(series, out, title=f"Validation {args.metric} ({slice_label(args.records)}){legend}", ylabel=args.metric,
+           styles=styles)
     print(f"wrote {out} ({len(series)} runs)")
     return 0
 
