@@ -275,7 +275,7 @@ def semantics_used(metrics: dict) -> tuple[str, str | None]:
                   f"{sources.get('text_requested') or 'the text model'}")
 
 
-def _fg_setting(m: dict) -> dict:
+def _fg_setting(m: dict, config: dict | None = None) -> dict:
     dataset = str(m.get("dataset", "?"))
     if m.get("category") and dataset.startswith("qmul"):
         dataset += f"/{m['category']}"
@@ -284,8 +284,12 @@ def _fg_setting(m: dict) -> dict:
         model += f", L_D {m['decoder_distance']}"
     if m.get("frozen_blocks"):
         model += f", conv blocks 1..{m['frozen_blocks']} frozen"
+    split = str(m.get("split", "?")).split(" ")[0]
+    held_out = int(((config or {}).get("data") or {}).get("val_instances") or 0)
+    if held_out:  # trained on fewer instances than the split's training set (data.val_instances)
+        split += f", {held_out} training instances held out for validation"
     return {"model": model,
-            "dataset": dataset, "split": str(m.get("split", "?")).split(" ")[0],
+            "dataset": dataset, "split": split,
             "image_size": f"{m.get('image_size', '?')} px", "weights": str(m.get("weights")),
             "steps": str(m.get("steps", "?")), "preset": str(m.get("preset", "?"))}
 
@@ -308,7 +312,8 @@ def _zs_setting(m: dict) -> dict:
 def identity(record: Record) -> dict:
     """What a record was measured on, as short strings: model, dataset (synthetic data and mini subsets flagged),
     split, image size, weights, steps, preset, device and commit. Seeds are a group's (:meth:`Group.setting`)."""
-    ident = _fg_setting(record.metrics) if record.kind == "fine_grained" else _zs_setting(record.metrics)
+    ident = (_fg_setting(record.metrics, record.config) if record.kind == "fine_grained"
+             else _zs_setting(record.metrics))
     small = small_data(record)
     if small:
         ident["dataset"] += f" ({small})"

@@ -169,6 +169,9 @@ def test_seeds_recorded_by_older_config_schemas_group_with_newer_ones(tmp_path):
                                                               "train": {"seed": 4, "jit_compile": True}})
     groups, warnings = report.group_runs(report.find_records(tmp_path)[0])
     assert sorted(sorted(r.seed for r in g.runs) for g in groups) == [[0, 1], [2], [3], [4]] and warnings == []
+    splits = {tuple(r.seed for r in g.runs): g.setting()["split"] for g in groups}
+    assert splits[(2,)] == "fine_grained, 30 training instances held out for validation"
+    assert splits[(0, 1)] == splits[(3,)] == "fine_grained"  # the split's whole training set
     assert report.comparable_config(old) == {"data": {"image_size": 112}, "train": {"precision": "float32"}}
     assert old["train"] == {"seed": 0, "mixed_precision": False}  # the record's own config is left alone
 
