@@ -21,7 +21,9 @@
 #   9. choosing the trunk setting on held-out training instances, not on the test split: `vgg16-D`, seed 0, 60
 #      training instances (every class gives one in turn) held out as a validation set read in full (their sketches
 #      against their photos + every never-sketched photo) every 250 steps: k3 for 1,000 steps, k0 (every
-#      layer trained, as in the paper) for 1,000 steps, k3 for 2,000 steps
+#      layer trained, as in the paper) for 1,000 steps, k3 for 2,000 steps. The rule, fixed before the results: the
+#      highest validation acc@1 at the last step wins (equal counts of queries go to the cheaper setting); the winner
+#      then runs with both variants over 3 seeds on the full training set
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px/<k>_<steps>/vgg16-D/seed0/
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
