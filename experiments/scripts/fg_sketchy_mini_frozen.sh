@@ -11,7 +11,8 @@
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
 # interleaves variants and seeds so a partial campaign stays balanced.
 # Usage: [STEPS=1000] [SEEDS="0 1 2"] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] [SCHEDULE=text] \
-#   [SHARING=siamese] [EXTRA_SETS="KEY=VALUE ..."] bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
+#   [SHARING=siamese] [EXTRA_SETS="KEY=VALUE ..."] \
+#   bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${SBIR_TF_SHARED_DATA:-../shared/data}/sketchy_mini
@@ -35,6 +36,7 @@ for seed in $seeds; do
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights imagenet-offline \
       --image_size 112 --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
       --frozen_blocks "$frozen" --schedule "$schedule" \
-      --sharing "$sharing" --set loss.decoder_distance="$distance" "${extra_sets[@]}" --output_dir "$out" "${resume[@]}"
+      --sharing "$sharing" --set loss.decoder_distance="$distance" "${extra_sets[@]}" \
+      --output_dir "$out" "${resume[@]}"
   done
 done
