@@ -18,6 +18,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sbir_tf.eval.figures import curves  # noqa: E402 - after the path set-up above
+from sbir_tf.experiments.report import held_out_for_validation  # noqa: E402
 
 
 def validation_rows(record: Path) -> list[dict]:
@@ -58,7 +59,7 @@ def slice_label(root: Path) -> str:
         config = json.loads((record / "config.json").read_text())
     except (TypeError, OSError, ValueError):
         return "validation slice"
-    held_out = int((config.get("data") or {}).get("val_instances") or 0)
+    held_out = held_out_for_validation(config)
     if held_out:
         return f"sketches of {held_out} held-out training instances"
     wanted = int((config.get("eval") or {}).get("val_queries", 0)) or None

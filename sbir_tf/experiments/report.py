@@ -275,6 +275,12 @@ def semantics_used(metrics: dict) -> tuple[str, str | None]:
                   f"{sources.get('text_requested') or 'the text model'}")
 
 
+def held_out_for_validation(config: dict | None) -> int:
+    """Training instances a fine-grained run held out of training as its validation set (``data.val_instances``;
+    0 for records made before the key existed)."""
+    return int(((config or {}).get("data") or {}).get("val_instances") or 0)
+
+
 def _fg_setting(m: dict, config: dict | None = None) -> dict:
     dataset = str(m.get("dataset", "?"))
     if m.get("category") and dataset.startswith("qmul"):
@@ -285,7 +291,7 @@ def _fg_setting(m: dict, config: dict | None = None) -> dict:
     if m.get("frozen_blocks"):
         model += f", conv blocks 1..{m['frozen_blocks']} frozen"
     split = str(m.get("split", "?")).split(" ")[0]
-    held_out = int(((config or {}).get("data") or {}).get("val_instances") or 0)
+    held_out = held_out_for_validation(config)
     if held_out:  # trained on fewer instances than the split's training set (data.val_instances)
         split += f", {held_out} training instances held out for validation"
     return {"model": model,
