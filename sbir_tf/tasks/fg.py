@@ -311,7 +311,7 @@ class FGTask:
             "dataset": index.name,
             "data_root": str(index.root),
             "category": cfg.data.category,
-            "split": split_description(distractors),
+            "split": split_description(distractors, held_out=int(split.notes.get("val_instances", 0) or 0)),
             "validation": monitor_description(split),
             "image_size": cfg.data.image_size,
             "weights": cfg.model.weights,
@@ -531,11 +531,15 @@ def evaluate_retrieval(model, queries, gallery, index, cfg: Config, ks: Sequence
     return {"acc": acc_from_ranks(ranks, ks), "ranks": ranks, "true": true, "query_emb": q_emb, "gallery_emb": g_emb}
 
 
-def split_description(distractors: int) -> str:
+def split_description(distractors: int, held_out: int = 0) -> str:
     """The ``split`` of ``metrics.json``: what trains, what queries and what the gallery holds (Sketchy: the test
-    photos and ``distractors`` never-sketched photos; QMUL: the test pairs' photos alone)."""
+    photos and ``distractors`` never-sketched photos; QMUL: the test pairs' photos alone). ``held_out`` training
+    instances (``data.val_instances``) left out of training for validation are named in the training part."""
     gallery = f"test photos + {distractors} never-sketched distractors" if distractors else "test photos only"
-    return f"fine_grained (train: sketched non-test photos; queries: sketches of test photos; gallery: {gallery})"
+    train = "sketched non-test photos"
+    if held_out:
+        train += f" except {held_out} instances held out for validation"
+    return f"fine_grained (train: {train}; queries: sketches of test photos; gallery: {gallery})"
 
 
 def chance_level(k: int, gallery_size: int) -> float:

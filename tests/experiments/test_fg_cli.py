@@ -117,6 +117,8 @@ def test_validation_on_held_out_training_instances(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["train_photos"] == m["train_sketches"] == 3 and m["queries"] == m["gallery_size"] == 3
     assert m["validation"].startswith("2 sketches of 2 training instances held out of training")
+    assert m["split"] == ("fine_grained (train: sketched non-test photos except 2 instances held out for validation; "
+                          "queries: sketches of test photos; gallery: test photos only)")
     val = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines() if "val/acc@1" in line]
     assert [r["step"] for r in val] == [2, 4]
     assert "validation during training: 2 sketches of 2 training instances" in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""The selection rule of ``fg_campaign.sh`` part 9, applied to its records: which trunk setting goes on to the
+3-seed grid.
+
+    python experiments/scripts/fg_select.py experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px
+    # prints one line per setting, then "winner: <frozen_blocks> <steps>" (the last line, for the campaign script)
+
+The rule, fixed before any result: the highest validation acc@1 at the last step wins, compared as counts of
+queries (the validation set is the sketches of the held-out training instances); equal counts go to the cheaper
+setting: fewer steps, then more frozen conv blocks (fewer layers trained). A setting's record is any
+``seed<k>`` folder under the records folder; its setting is read from ``config.json`` (``model.frozen_blocks``,
+``train.steps``), not from folder names.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Candidate:
+    frozen_blocks: int
+    steps: int
+    last_step: int
+    queries: int
+    hits: int  # queries whose true photo is ranked first at the last validation step
+
+    @property
+    def acc1(self) -> float:
+        return self.hits / self.queries if self.queries else 0.0
+
+
+def read_candidate(record: Path) -> Candidate:
+    """One record's setting and its last validation reading. A record whose validation did not reach its last
+    training step (an unfinished run) is an error, not a candidate."""
+    config = json.loads((record / "config.json").read_text())
+    metrics = json.loads((record / "metrics.json").read_text())
+    rows = json.loads((record / "validation.json").read_text())
+    if not rows:
+        raise ValueError(f"{record}: validation.json has no rows")
+    last = max(rows, key=lambda r: int(r["step"]))
+    steps = int(config["train"]["steps"])
+    if int(last["step"]) != steps:
+        raise ValueError(f"{record}: last validation at step {last['step']}, the run trains {steps} steps")
+    queries = int(str(metrics.get("validation", "")).split(" ", 1)[0] or 0)
+    if queries <= 0:
+        raise ValueError(f"{record}: metrics.json names no validation queries ({metrics.get('validation')!r})")
+    return Candidate(frozen_blocks=int(config["model"].get("frozen_blocks", 0)), steps=steps,
+                     last_step=int(last["step"]), queries=queries,
+                     hits=round(float(last["val/acc@1"]) * queries))
+
+
+def choose(candidates: list[Candidate]) -> Candidate:
+    """The rule: most validation hits at the last step; ties go to fewer steps, then to more frozen blocks."""
+    if not candidates:
+        raise ValueError("no candidates")
+    return min(candidates, key=lambda c: (-c.hits, c.steps, -c.frozen_blocks))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("records", type=Path, help="records folder holding <setting>/<variant>/seed<k>/")
+    args = parser.parse_args(argv)
+    records = sorted(p for p in args.records.rglob("seed*") if (p / "validation.json").is_file())
+    if not records:
+        print(f"no records with validation.json under {args.records}", file=sys.stderr)
+        return 2
+    try:
+        candidates = [read_candidate(r) for r in records]
+    except (ValueError, KeyError, OSError) as err:
+        print(f"fg_select: {err}", file=sys.stderr)
+        return 2
+    for c in candidates:
+        print(f"k{c.frozen_blocks}, {c.steps} steps: validation acc@1 {c.acc1:.3f} ({c.hits} of {c.queries}) "
+              f"at step {c.last_step}")
+    winner = choose(candidates)
+    print(f"winner: {winner.frozen_blocks} {winner.steps}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""experiments/scripts/fg_select.py: the part-9 selection rule on tiny records laid out as the campaign writes them
+(``<setting>/vgg16-D/seed0/`` with config.json, metrics.json, validation.json)."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("fg_select", REPO / "experiments" / "scripts" / "fg_select.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def write_setting(root: Path, frozen: int, steps: int, acc_by_step: dict[int, float], queries: int = 332) -> Path:
+    record = root / f"k{frozen}_{steps}" / "vgg16-D" / "seed0"
+    record.mkdir(parents=True)
+    (record / "config.json").write_text(json.dumps({"model": {"frozen_blocks": frozen}, "train": {"steps": steps}}))
+    (record / "metrics.json").write_text(json.dumps(
+        {"validation": f"{queries} sketches of 60 training instances held out of training (data.val_instances)"}))
+    (record / "validation.json").write_text(json.dumps(
+        [{"step": s, "val/acc@1": a} for s, a in sorted(acc_by_step.items())]))
+    return record
+
+
+def test_last_step_decides_not_the_best_step(tmp_path, capsys):
+    fg_select = load_script()
+    # k0 peaks higher mid-run (20 of 332 at step 500) but ends lower: the rule reads the last step only
+    write_setting(tmp_path, 0, 1000, {500: 20 / 332, 1000: 3 / 332})
+    write_setting(tmp_path, 3, 1000, {500: 9 / 332, 1000: 7 / 332})
+    write_setting(tmp_path, 3, 2000, {1000: 3 / 332, 2000: 8 / 332})
+    assert fg_select.main([str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "winner: 3 2000"
+    assert "k0, 1000 steps: validation acc@1 0.009 (3 of 332) at step 1000" in lines
+
+
+def test_equal_counts_go_to_the_cheaper_setting(tmp_path):
+    fg_select = load_script()
+    candidates = [fg_select.read_candidate(write_setting(tmp_path, f, s, {s: 7 / 332}))
+                  for f, s in ((3, 2000), (0, 1000), (3, 1000))]
+    assert [c.hits for c in candidates] == [7, 7, 7]
+    winner = fg_select.choose(candidates)
+    assert (winner.frozen_blocks, winner.steps) == (3, 1000)  # fewer steps first, then more frozen blocks
+    assert fg_select.choose(candidates[:2]).steps == 1000
+
+
+def test_an_unfinished_run_is_an_error_not_a_candidate(tmp_path, capsys):
+    fg_select = load_script()
+    write_setting(tmp_path, 3, 1000, {1000: 7 / 332})
+    write_setting(tmp_path, 3, 2000, {1000: 3 / 332, 1250: 20 / 332})  # stopped at step 1250 of 2000
+    assert fg_select.main([str(tmp_path)]) == 2
+    assert "last validation at step 1250, the run trains 2000 steps" in capsys.readouterr().err
+    with pytest.raises(ValueError):
+        fg_select.choose([])
