@@ -50,10 +50,9 @@ def campaign_series(root: Path, metric: str) -> dict[str, list[tuple[int, float]
     return series
 
 
-def slice_label(root: Path) -> str:
-    """What the curves were read on, from the first record's ``config.json`` and ``metrics.json``: "100 queries of
-    the test split" (``data.val_instances`` = 0) or "sketches of 30 held-out training instances"."""
-    record = next(iter(seed_records(root)), None)
+def record_slice(record: Path) -> str:
+    """What one record's curve was read on, from its ``config.json`` and ``metrics.json``: "100 queries of the test
+    split, a monitor" (``data.val_instances`` = 0) or "sketches of 30 held-out training instances"."""
     try:
         metrics = json.loads((record / "metrics.json").read_text())
         config = json.loads((record / "config.json").read_text())
@@ -65,6 +64,18 @@ def slice_label(root: Path) -> str:
     wanted = int((config.get("eval") or {}).get("val_queries", 0)) or None
     queries = int(metrics.get("queries") or 0)
     return f"{min(queries, wanted or queries)} queries of the test split, a monitor"
+
+
+def slice_label(root: Path) -> str:
+    """What the curves under ``root`` were read on: one phrase when every record agrees, else one per top-level
+    folder ("shoes: 100 queries of the test split, a monitor; chairs: 97 ...")."""
+    by_group: dict[str, str] = {}
+    for record in seed_records(root):
+        by_group.setdefault(record.relative_to(root).parts[0], record_slice(record))
+    labels = list(dict.fromkeys(by_group.values()))
+    if len(labels) <= 1:
+        return labels[0] if labels else "validation slice"
+    return "; ".join(f"{group}: {label}" for group, label in by_group.items())
 
 
 def main(argv=None) -> int:

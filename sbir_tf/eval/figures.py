@@ -12,6 +12,7 @@ Images are uint8 numpy arrays ([H, W], [H, W, 1] or [H, W, 3]). Every function r
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -165,7 +166,8 @@ def reconstruction_grid(sketches, from_sketch, photos, from_photo, path, *,
 def curves(history: dict, path, title: str = "Training curves", ylabel: str = "value", *,
            xlabel: str = "step", logy: bool = False, styles: dict | None = None) -> Path:
     """Line plot of named series ``{name: [(step, value), ...]}`` (losses per step, validation metrics per epoch);
-    ``styles``: matplotlib line options per series name (e.g. one colour per seed, one line style per variant)."""
+    ``styles``: matplotlib line options per series name (e.g. one colour per seed, one line style per variant).
+    A title longer than the axes is wrapped onto several lines."""
     if not isinstance(history, dict) or not history:
         raise ValueError("history must be a non-empty dict {name: [(step, value), ...]}")
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -182,7 +184,7 @@ def curves(history: dict, path, title: str = "Training curves", ylabel: str = "v
         raise ValueError("history holds no points")
     if logy:
         ax.set_yscale("log")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 72), fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
