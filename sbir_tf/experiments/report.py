@@ -229,8 +229,11 @@ def _device(env: dict) -> str:
 
 
 def _commit(env: dict) -> str:
+    """The run's commit, short; "+uncommitted" when its environment lists package files changed since."""
     commit = env.get("commit")
-    return commit[:8] if commit else "unknown"
+    if not commit:
+        return "unknown"
+    return commit[:8] + ("+uncommitted" if env.get("uncommitted_changes") else "")
 
 
 def small_data(record: Record) -> str | None:

@@ -40,7 +40,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def environment() -> dict:
-    """TF/Keras versions, devices, CPU and the git commit (when run from a checkout)."""
+    """TF/Keras versions, devices, CPU, the git commit and the package files changed since it (when run from a
+    checkout: a run made with uncommitted code says so)."""
     import keras
     import tensorflow as tf
 
@@ -54,6 +55,7 @@ def environment() -> dict:
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "commit": _git_commit(),
+        "uncommitted_changes": uncommitted_changes(Path(__file__).resolve().parents[1]),
     }
     return env
 
@@ -76,6 +78,19 @@ def _git_commit() -> str | None:
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def uncommitted_changes(folder: Path) -> list[str] | None:
+    """Tracked files under ``folder`` that differ from the checkout's HEAD (paths relative to the repository),
+    ``[]`` when none do, ``None`` outside a git checkout (porcelain paths are relative to the repository root)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], cwd=folder,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return sorted(line[3:].strip() for line in out.stdout.splitlines() if line.strip())
 
 
 class RunDir:

@@ -85,7 +85,8 @@ def test_fine_grained_seeds_grouped_beside_pang_tables(tmp_path):
     write_record(tmp_path / "fg_qmul", fg_metrics(dataset="qmul_v1", category="shoes", data_root="/data/qmul_v1"))
     write_record(tmp_path / "fg_paper", fg_metrics(preset="paper", data_root="/data/sketchy_full", steps=30000,
                                                    image_size=224, weights="imagenet", **{"acc@1": 0.5}),
-                 env={"gpus": ["/physical_device:GPU:0"], "commit": "abcdef0123"})
+                 env={"gpus": ["/physical_device:GPU:0"], "commit": "abcdef0123",
+                      "uncommitted_changes": ["sbir_tf/tasks/fg.py"]})
     text = report.build_report(tmp_path)
 
     t3 = table_rows(text, "Pang et al. — Table 3, Sketchy")
@@ -101,7 +102,7 @@ def test_fine_grained_seeds_grouped_beside_pang_tables(tmp_path):
     assert setting(ours["`fg_paper`"]) == {
         "Our records": "`fg_paper`", "Model": "vgg16, siamese, schedule text", "Dataset": "sketchy",
         "Split": "fine_grained", "Image size": "224 px", "Weights": "imagenet", "Steps": "30000", "Seeds": "0",
-        "Preset": "paper", "Device": "GPU x1", "Commit": "abcdef01", "Paper setting?": "yes"}
+        "Preset": "paper", "Device": "GPU x1", "Commit": "abcdef01+uncommitted", "Paper setting?": "yes"}
     nodec = rows_for(t3, "Ours-D")
     assert [(r["Paper acc@1"], r["Ours acc@1"], r["Our records"]) for r in nodec] == [("0.4718", "0.1250 (n=1)",
                                                                                       "`fg_nodec`")]

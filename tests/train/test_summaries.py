@@ -52,3 +52,27 @@ def test_write_scalar_matches_tf_summary_scalar_when_tensorboard_is_installed(tm
     ours = events(tmp_path / "a", write_scalar)
     theirs = events(tmp_path / "b", tf.summary.scalar)
     assert ours == theirs == [(2, "acc@1", 0.5, "scalars")]
+
+
+def test_environment_names_uncommitted_package_changes(tmp_path):
+    """environment.json lists tracked files changed since the commit it names: a run made with uncommitted code
+    says so; outside a checkout the field is None."""
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    assert run_dir.uncommitted_changes(tmp_path) is None
+    git("init", "-q")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "b.py").write_text("y = 1\n")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    assert run_dir.uncommitted_changes(pkg) == []
+    (pkg / "b.py").write_text("y = 2\n")
+    (pkg / "new.py").write_text("untracked\n")  # untracked files are not part of any run's code path by default
+    assert run_dir.uncommitted_changes(pkg) == ["pkg/b.py"]
+    assert "uncommitted_changes" in run_dir.environment()
