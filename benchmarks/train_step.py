@@ -147,9 +147,12 @@ def _fg_parts(model) -> dict:
 
 def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: int = 32, warmup: int = 1,
                     steps: int = 2, peak_gflops: float | None = None, num_classes: int = NUM_CLASSES,
-                    seed: int = 0) -> dict:
-    """Time ``steps`` training steps of the fine-grained model (after ``warmup``) on synthetic triplets."""
+                    seed: int = 0, precision: str = "float32") -> dict:
+    """Time ``steps`` training steps of the fine-grained model (after ``warmup``) on synthetic triplets, built
+    under ``precision``'s dtype policy (``sbir_tf.train.precision``; MFU is always against the float32 peak)."""
     import keras
+
+    from sbir_tf.train.precision import set_precision, wrap_optimizer
 
     from sbir_tf.models.fg import build_fg_model
     from sbir_tf.losses.fg import PANG_2017
@@ -164,13 +167,16 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     gc.collect()
     rss_before = current_rss()
     settings = _loss_settings()
+    previous_policy = keras.mixed_precision.global_policy().name
+    set_precision(precision)
     model = build_fg_model({"weights": None, "use_decoder": variant == "full"}, num_classes=num_classes,
                            image_size=image_size)
     stages = two_stage_schedule("text", 10 * (warmup + steps), has_decoder=model.decoder is not None,
                                 lambda_d=settings["lambda_d"], lambda_t=settings["lambda_t"])
     stage = stages[-1]  # the full objective: stage 2 with a decoder, the single joint stage without
     batch = synthetic_triplet_batch(batch_size, image_size, num_classes, seed)
-    trainer = FGStep(model, [stage], make_adam(PAPER_BASE_LR, 0.9, 0.999, 1e-8), lambda s: None,
+    trainer = FGStep(model, [stage], wrap_optimizer(make_adam(PAPER_BASE_LR, 0.9, 0.999, 1e-8), precision),
+                     lambda s: None,
                      global_batch=batch_size, margin=settings["margin"],
                      decoder_distance=PANG_2017.decoder_distance, learning_rate=lambda s: PAPER_BASE_LR)
     update = trainer.update(stage.name)
@@ -200,7 +206,8 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     forward = sum(per_sample[name] * samples[name] for name in parts)
     step_flops = training_step_flops(forward)
     result = {
-        "variant": variant, "image_size": image_size, "batch_size": batch_size, "stage": stage.name,
+        "variant": variant, "image_size": image_size, "batch_size": batch_size, "precision": precision,
+        "stage": stage.name,
         "loss_weights": dict(stage.weights), "trained_groups": list(stage.groups),
         "warmup_steps": warmup, "timed_steps": steps, "first_step_s": first_step_s,
         "step_s": median, "step_times_s": times,
@@ -215,6 +222,7 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     if peak_gflops:
         result["mfu"] = result["achieved_gflops"] / peak_gflops
     del trainer, model, step_fn, batch
+    keras.mixed_precision.set_global_policy(previous_policy)
     keras.backend.clear_session()
     gc.collect()
     return result
@@ -260,10 +268,12 @@ def measure_wadcmsn_iteration(batch_size: int = 128, warmup: int = 2, iterations
 
 
 def measure_fg_step_isolated(variant: str = "full", image_size: int = 224, batch_size: int = 32, warmup: int = 1,
-                             steps: int = 2, peak_gflops: float | None = None, timeout: float = 1800) -> dict:
+                             steps: int = 2, peak_gflops: float | None = None, timeout: float = 1800,
+                             precision: str = "float32") -> dict:
     """:func:`measure_fg_step` in a fresh Python process (clean memory figures); same arguments and result."""
     cmd = [sys.executable, "-m", "benchmarks.train_step", f"--variant={variant}", "--image-size", str(image_size),
-           "--batch-size", str(batch_size), "--warmup", str(warmup), "--steps", str(steps)]
+           "--batch-size", str(batch_size), "--warmup", str(warmup), "--steps", str(steps),
+           "--precision", precision]
     if peak_gflops:
         cmd += ["--peak-gflops", repr(float(peak_gflops))]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
@@ -283,9 +293,11 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--peak-gflops", type=float, default=None)
+    parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "float16"),
+                        help="dtype policy of the model (sbir_tf.train.precision)")
     args = parser.parse_args(argv)
     result = measure_fg_step(args.variant, args.image_size, args.batch_size, warmup=args.warmup, steps=args.steps,
-                             peak_gflops=args.peak_gflops)
+                             peak_gflops=args.peak_gflops, precision=args.precision)
     print(_RESULT_MARKER + json.dumps(result), flush=True)
 
 

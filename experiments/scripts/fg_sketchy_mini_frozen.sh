@@ -8,10 +8,12 @@
 # the weight sharing by $SHARING (siamese; hybrid, heterogeneous: Table 4; with the conv trunk frozen both trunks
 # hold the same ImageNet weights, so what is shared or not is fc6/fc7 and the embedding layer).
 # $EXTRA_SETS adds config overrides (space-separated KEY=VALUE, passed to --set), e.g. a held-out validation set.
+# $PRECISION sets train.precision (float32, the default; bfloat16 runs 2.5-4x faster on CPUs with AMX-BF16, see the
+# README's Performance section, and is a recorded part of the setting).
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
 # interleaves variants and seeds so a partial campaign stays balanced.
 # Usage: [STEPS=1000] [SEEDS="0 1 2"] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] [SCHEDULE=text] \
-#   [SHARING=siamese] [EXTRA_SETS="KEY=VALUE ..."] \
+#   [SHARING=siamese] [EXTRA_SETS="KEY=VALUE ..."] [PRECISION=float32] \
 #   bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +24,7 @@ distance=${DECODER_DISTANCE:-pixel_mse}
 frozen=${FROZEN_BLOCKS:-5}
 schedule=${SCHEDULE:-text}
 sharing=${SHARING:-siamese}
+precision=${PRECISION:-float32}
 read -ra extra_sets <<< "${EXTRA_SETS:-}"
 suffix=""; [ "$schedule" != text ] && suffix="_$schedule"
 [ "$sharing" != siamese ] && suffix="${suffix}_$sharing"
@@ -36,7 +39,7 @@ for seed in $seeds; do
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights imagenet-offline \
       --image_size 112 --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
       --frozen_blocks "$frozen" --schedule "$schedule" \
-      --sharing "$sharing" --set loss.decoder_distance="$distance" "${extra_sets[@]}" \
+      --sharing "$sharing" --precision "$precision" --set loss.decoder_distance="$distance" "${extra_sets[@]}" \
       --output_dir "$out" "${resume[@]}"
   done
 done

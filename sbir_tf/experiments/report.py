@@ -293,6 +293,8 @@ def _fg_setting(m: dict, config: dict | None = None) -> dict:
         model += f", L_D {m['decoder_distance']}"
     if m.get("frozen_blocks"):
         model += f", conv blocks 1..{m['frozen_blocks']} frozen"
+    if m.get("precision") not in (None, "float32"):  # train.precision: mixed precision is part of the setting
+        model += f", {m['precision']}"
     split = str(m.get("split", "?")).split(" ")[0]
     held_out = held_out_for_validation(config)
     if held_out:  # trained on fewer instances than the split's training set (data.val_instances)

@@ -77,6 +77,16 @@ def setting(row: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- fine-grained
+def test_mixed_precision_runs_are_their_own_row(tmp_path):
+    """A bfloat16 run of an otherwise equal setting is not averaged with float32 seeds, and its row says so."""
+    for seed, precision in ((0, "float32"), (1, "float32"), (0, "bfloat16"), (1, "bfloat16")):
+        config = {"train": {"seed": seed, "precision": precision}}
+        write_record(tmp_path / f"fg_{precision}_s{seed}", fg_metrics(seed=seed, precision=precision), config=config)
+    ours = rows_for(table_rows(report.build_report(tmp_path), "Pang et al. — Table 3, Sketchy"), "Ours")
+    assert sorted((r["Model"], r["Seeds"]) for r in ours) == [
+        ("vgg16, siamese, schedule text", "0,1"), ("vgg16, siamese, schedule text, bfloat16", "0,1")]
+
+
 def test_fine_grained_seeds_grouped_beside_pang_tables(tmp_path):
     for seed, acc in enumerate((0.25, 0.5, 0.75)):
         write_record(tmp_path / f"fg_s{seed}", fg_metrics(seed=seed, **{"acc@1": acc, "acc@10": 0.5 + acc / 2}))
