@@ -5,6 +5,8 @@ Sections (``--only``, comma-separated; default all, in this order):
 ``peak``       dense float32 matmul GFLOP/s (``benchmarks.peak``): the reference for utilisation;
 ``train``      fine-grained training step (full model and ``-D``) at each ``--sizes`` image size: images/s, memory,
                model FLOP utilisation (MFU); one WAD-CMSN iteration (``benchmarks.train_step``);
+``precision``  the same fine-grained steps under mixed bfloat16 (``--precision bfloat16``): images/s and the
+               speed-up over the float32 step of ``train`` (CPUs with AMX-BF16 run bfloat16 convolutions natively);
 ``pipeline``   the input pipeline's images/s (``benchmarks.input_pipeline.measure``) against what the training step
                consumes at the same image size;
 ``inference``  gallery embedding images/s and single-query latency (``benchmarks.inference``), brute-force search
@@ -38,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from sbir_tf.train.run_dir import cpu_model  # noqa: E402 - after the path set-up above
 
-SECTIONS = ("peak", "train", "pipeline", "inference", "metrics")
+SECTIONS = ("peak", "train", "precision", "pipeline", "inference", "metrics")
 DEFAULT_SIZES = (224, 112, 64)
 QUICK_SIZES = (32,)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -58,6 +60,7 @@ def settings_for(quick: bool) -> dict:
         return {"peak": {"n": 256, "repeats": 2, "warmup": 1},
                 "train": {"batch_size": 2, "steps": {}, "default_steps": (1, 1), "variants": ("full", "-D"),
                           "wadcmsn": {"batch_size": 128, "warmup": 1, "iterations": 2, "pool": 256}},
+                "precision": {"precisions": ("bfloat16",)},
                 "pipeline": {"batch_size": 4, "seconds": 1.0, "real_data": False},
                 "inference": {"embed_batch": 4, "embed_repeats": 1, "query_gallery": 100, "query_repeats": 2,
                               "faiss_sizes": (1_000,)},
@@ -66,6 +69,7 @@ def settings_for(quick: bool) -> dict:
             "train": {"batch_size": 32, "steps": FULL_STEPS, "default_steps": DEFAULT_STEPS,
                       "variants": ("full", "-D"),
                       "wadcmsn": {"batch_size": 128, "warmup": 2, "iterations": 10, "pool": 2048}},
+            "precision": {"precisions": ("bfloat16",)},
             "pipeline": {"batch_size": 32, "seconds": 20.0, "real_data": True},
             "inference": {"embed_batch": 64, "embed_repeats": 2, "query_gallery": 1250, "query_repeats": 10,
                           "faiss_sizes": (1_000, 100_000, 1_000_000)},
@@ -141,6 +145,36 @@ def run_train(cfg: dict, sizes, peak_gflops: float | None, log=print, errors: di
                 log(f"  failed: {str(err).strip().splitlines()[-1]}")
     log("  train wad-cmsn iteration")
     out["wadcmsn"] = measure_wadcmsn_iteration(**cfg["wadcmsn"])
+    return out
+
+
+def run_precision(cfg: dict, train_cfg: dict, sizes, train_results: dict | None, log=print,
+                  errors: dict | None = None) -> dict:
+    """The fine-grained steps of :func:`run_train` again under each of ``cfg["precisions"]`` (same variants, sizes,
+    batch and step counts), each with ``speedup_over_float32``: its images/s over the float32 figure of ``train``
+    at the same variant and size (None when ``train`` did not run). No MFU: it is defined against the float32
+    matmul peak. ``{precision: {variant: {size: result}}}``."""
+    from benchmarks.train_step import measure_fg_step_isolated
+
+    errors = {} if errors is None else errors
+    out: dict = {}
+    for precision in cfg["precisions"]:
+        for variant in train_cfg["variants"]:
+            for size in sizes:
+                warmup, steps = train_cfg["steps"].get(size, train_cfg["default_steps"])
+                tag = f"train fg {variant} {size}px {precision}"
+                log(f"  {tag} batch {train_cfg['batch_size']}: {warmup} warm-up + {steps} timed steps")
+                slot = out.setdefault(precision, {}).setdefault(variant, {})
+                try:
+                    r = measure_fg_step_isolated(variant, size, train_cfg["batch_size"], warmup=warmup, steps=steps,
+                                                 precision=precision)
+                except Exception as err:  # noqa: BLE001 - reported, the other configurations still run
+                    errors[tag] = traceback.format_exc()
+                    slot[str(size)] = {"error": str(err).strip().splitlines()[0]}
+                    continue
+                base = _get(train_results or {}, "fg", variant, str(size), "images_per_s")
+                r["speedup_over_float32"] = r["images_per_s"] / base if base else None
+                slot[str(size)] = r
     return out
 
 
@@ -325,6 +359,15 @@ def report_rows(results: dict) -> list[tuple[str, str, str, str]]:
             add(f"{tag} step memory (RSS over pre-build)", r["step_rss_mb"], "MB")
             if "mfu" in r:
                 add(f"{tag} MFU", _pct(r["mfu"]), "%")
+    for precision, by_variant in (results.get("precision") or {}).items():
+        for variant, by_size in by_variant.items():
+            for size, r in by_size.items():
+                tag = f"train {variant} {size}px {precision}"
+                if "error" in r:
+                    rows.append((tag, "failed", "", r["error"][:60]))
+                    continue
+                add(f"{tag} images/s (batch {r['batch_size']} triplets)", r["images_per_s"], "img/s")
+                add(f"{tag} speed-up over float32", r.get("speedup_over_float32"), "x")
     zs = _get(results, "train", "wadcmsn")
     if zs:
         add(f"WAD-CMSN iteration (batch {zs['batch_size']})", zs["iteration_ms"], "ms")
@@ -425,6 +468,8 @@ def run(sections=SECTIONS, sizes=DEFAULT_SIZES, quick: bool = False, log=print) 
     peak = section("peak", lambda: run_peak(cfg["peak"]))
     section("train", lambda: run_train(cfg["train"], sizes, peak["gflops"] if peak else None, log,
                                        results["errors"]))
+    section("precision", lambda: run_precision(cfg["precision"], cfg["train"], sizes, results.get("train"), log,
+                                               results["errors"]))
     pipe_size = 224 if 224 in sizes else max(sizes)
     section("pipeline", lambda: run_pipeline(cfg["pipeline"], pipe_size, results.get("train")))
     section("inference", lambda: run_inference(cfg["inference"], cfg["metrics"], sizes, log))

@@ -204,6 +204,11 @@ def test_quick_harness_end_to_end(tmp_path):
     assert "decoder" in results["train"]["fg"]["full"]["32"]["samples_per_step"]
     assert "decoder" not in results["train"]["fg"]["-D"]["32"]["samples_per_step"]
     assert results["train"]["wadcmsn"]["iteration_ms"] > 0
+    for variant in ("full", "-D"):
+        bf16 = results["precision"]["bfloat16"][variant]["32"]
+        assert bf16["precision"] == "bfloat16" and bf16["images_per_s"] > 0 and "mfu" not in bf16
+        assert bf16["speedup_over_float32"] == bf16["images_per_s"] / results["train"]["fg"][variant]["32"][
+            "images_per_s"]
     assert results["pipeline"]["images_per_s"] > 0 and results["pipeline"]["ratio_to_training"] > 0
     assert results["inference"]["embedding"]["32"]["images_per_s"] > 0
     assert results["inference"]["query"]["ms"] > 0
@@ -238,3 +243,27 @@ def test_failing_training_configuration_does_not_stop_the_others(monkeypatch):
     assert out["fg"]["full"]["64"]["images_per_s"] == 20.0
     assert run._train_images_per_s(out, 224) is None and run._train_images_per_s(out, 64) == 20.0
     assert "| train full 224px | failed |" in run.to_markdown({"machine": {}, "train": out})
+
+
+def test_precision_rows_and_a_failing_configuration(monkeypatch):
+    """The precision section reads the speed-up against train's float32 figure; a failing configuration is kept as
+    an error row and the others still run."""
+    import benchmarks.train_step as ts
+
+    def fake_step(variant, size, batch_size, warmup, steps, precision):
+        if size == 224:
+            raise RuntimeError("training-step benchmark -D 224px failed (exit -9):\nkilled")
+        return {"batch_size": batch_size, "images_per_s": 30.0, "step_s": 3.2, "timed_steps": steps,
+                "precision": precision}
+
+    monkeypatch.setattr(ts, "measure_fg_step_isolated", fake_step)
+    train = {"fg": {"-D": {"64": {"images_per_s": 12.0}}}}
+    errors: dict = {}
+    cfg = run.settings_for(quick=False)
+    out = run.run_precision(cfg["precision"], {**cfg["train"], "variants": ("-D",)}, (224, 64), train,
+                            log=lambda m: None, errors=errors)
+    assert list(errors) == ["train fg -D 224px bfloat16"]
+    assert out["bfloat16"]["-D"]["64"]["speedup_over_float32"] == 2.5
+    md = run.to_markdown({"machine": {}, "precision": out})
+    assert "| train -D 64px bfloat16 speed-up over float32 | 2.5 x |" in md
+    assert "| train -D 224px bfloat16 | failed |" in md
