@@ -13,7 +13,8 @@ Sections (``--only``, comma-separated; default all, in this order):
                latency over 1k/100k/1M galleries (``benchmarks.metrics_bench``'s ``search``), FAISS when installed;
 ``metrics``    acc@K and mAP@all + P@100 timings (``benchmarks.metrics_bench``).
 
-A full run takes about 11-13 minutes on 2 cores (training at 224 px dominates: ~45-50 s per step of 32 triplets).
+A full run takes about 13-15 minutes on 2 cores (training at 224 px dominates: ~30-50 s per step of 32 triplets;
+the bfloat16 steps of ``precision`` add about 2 minutes).
 
 Writes ``benchmarks/results/<machine>.json`` (``--out`` to override; machine = slug of CPU model + cores) and prints
 the machine (CPU, cores, TF version, oneDNN on/off) and every figure against its target (PASS/MISS). ``--quick``
