@@ -152,11 +152,10 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     under ``precision``'s dtype policy (``sbir_tf.train.precision``; MFU is always against the float32 peak)."""
     import keras
 
-    from sbir_tf.train.precision import set_precision, wrap_optimizer
-
     from sbir_tf.models.fg import build_fg_model
     from sbir_tf.losses.fg import PANG_2017
     from sbir_tf.train.fg_step import FGStep, make_adam
+    from sbir_tf.train.precision import set_precision, wrap_optimizer
     from sbir_tf.train.schedules import PAPER_BASE_LR, two_stage_schedule
 
     if variant not in VARIANTS:
