@@ -125,25 +125,37 @@ def run_peak(cfg: dict) -> dict:
     return measure_matmul_peak(**cfg)
 
 
+def _measure_fg_steps(train_cfg: dict, sizes, log, errors: dict, suffix: str = "", **measure_kw) -> dict:
+    """``{variant: {size: result}}``: every (variant, size) fine-grained step of ``train_cfg``, each in its own
+    process (``measure_fg_step_isolated`` with ``measure_kw``). One failing (e.g. out of memory at 224 px) is
+    recorded in ``errors`` under "train fg <variant> <size>px<suffix>" and in its slot as ``{"error": ...}``
+    without losing the others."""
+    from benchmarks.train_step import measure_fg_step_isolated
+
+    out: dict = {}
+    for variant in train_cfg["variants"]:
+        out[variant] = {}
+        for size in sizes:
+            warmup, steps = train_cfg["steps"].get(size, train_cfg["default_steps"])
+            tag = f"train fg {variant} {size}px{suffix}"
+            log(f"  {tag} batch {train_cfg['batch_size']}: {warmup} warm-up + {steps} timed steps")
+            try:
+                out[variant][str(size)] = measure_fg_step_isolated(variant, size, train_cfg["batch_size"],
+                                                                   warmup=warmup, steps=steps, **measure_kw)
+            except Exception as err:  # noqa: BLE001 - reported, the other configurations still run
+                errors[tag] = traceback.format_exc()
+                out[variant][str(size)] = {"error": str(err).strip().splitlines()[0]}
+                log(f"  failed: {str(err).strip().splitlines()[-1]}")
+    return out
+
+
 def run_train(cfg: dict, sizes, peak_gflops: float | None, log=print, errors: dict | None = None) -> dict:
-    """Every (variant, size) configuration in its own process; one failing (e.g. out of memory at 224 px) is
-    recorded in ``errors`` and in its slot as ``{"error": ...}`` without losing the others."""
-    from benchmarks.train_step import measure_fg_step_isolated, measure_wadcmsn_iteration
+    """Every (variant, size) configuration in its own process (:func:`_measure_fg_steps`), then one WAD-CMSN
+    iteration."""
+    from benchmarks.train_step import measure_wadcmsn_iteration
 
     errors = {} if errors is None else errors
-    out: dict = {"fg": {}, "wadcmsn": None}
-    for variant in cfg["variants"]:
-        out["fg"][variant] = {}
-        for size in sizes:
-            warmup, steps = cfg["steps"].get(size, cfg["default_steps"])
-            log(f"  train fg {variant} {size}px batch {cfg['batch_size']}: {warmup} warm-up + {steps} timed steps")
-            try:
-                out["fg"][variant][str(size)] = measure_fg_step_isolated(
-                    variant, size, cfg["batch_size"], warmup=warmup, steps=steps, peak_gflops=peak_gflops)
-            except Exception as err:  # noqa: BLE001 - reported, the other configurations still run
-                errors[f"train fg {variant} {size}px"] = traceback.format_exc()
-                out["fg"][variant][str(size)] = {"error": str(err).strip().splitlines()[0]}
-                log(f"  failed: {str(err).strip().splitlines()[-1]}")
+    out: dict = {"fg": _measure_fg_steps(cfg, sizes, log, errors, peak_gflops=peak_gflops), "wadcmsn": None}
     log("  train wad-cmsn iteration")
     out["wadcmsn"] = measure_wadcmsn_iteration(**cfg["wadcmsn"])
     return out
@@ -155,27 +167,16 @@ def run_precision(cfg: dict, train_cfg: dict, sizes, train_results: dict | None,
     batch and step counts), each with ``speedup_over_float32``: its images/s over the float32 figure of ``train``
     at the same variant and size (None when ``train`` did not run). No MFU: it is defined against the float32
     matmul peak. ``{precision: {variant: {size: result}}}``."""
-    from benchmarks.train_step import measure_fg_step_isolated
-
     errors = {} if errors is None else errors
     out: dict = {}
     for precision in cfg["precisions"]:
-        for variant in train_cfg["variants"]:
-            for size in sizes:
-                warmup, steps = train_cfg["steps"].get(size, train_cfg["default_steps"])
-                tag = f"train fg {variant} {size}px {precision}"
-                log(f"  {tag} batch {train_cfg['batch_size']}: {warmup} warm-up + {steps} timed steps")
-                slot = out.setdefault(precision, {}).setdefault(variant, {})
-                try:
-                    r = measure_fg_step_isolated(variant, size, train_cfg["batch_size"], warmup=warmup, steps=steps,
-                                                 precision=precision)
-                except Exception as err:  # noqa: BLE001 - reported, the other configurations still run
-                    errors[tag] = traceback.format_exc()
-                    slot[str(size)] = {"error": str(err).strip().splitlines()[0]}
-                    continue
-                base = _get(train_results or {}, "fg", variant, str(size), "images_per_s")
-                r["speedup_over_float32"] = r["images_per_s"] / base if base else None
-                slot[str(size)] = r
+        out[precision] = _measure_fg_steps(train_cfg, sizes, log, errors, suffix=f" {precision}",
+                                           precision=precision)
+        for variant, by_size in out[precision].items():
+            for size, r in by_size.items():
+                if "error" not in r:
+                    base = _get(train_results or {}, "fg", variant, size, "images_per_s")
+                    r["speedup_over_float32"] = r["images_per_s"] / base if base else None
     return out
 
 
