@@ -44,7 +44,10 @@ def read_candidate(record: Path) -> Candidate:
     steps = int(config["train"]["steps"])
     if int(last["step"]) != steps:
         raise ValueError(f"{record}: last validation at step {last['step']}, the run trains {steps} steps")
-    queries = int(str(metrics.get("validation", "")).split(" ", 1)[0] or 0)
+    queries = metrics.get("validation_queries")
+    if queries is None:  # records made before metrics.json held the count: its description starts with it
+        queries = str(metrics.get("validation", "")).split(" ", 1)[0]
+    queries = int(queries) if str(queries).isdigit() else 0
     if queries <= 0:
         raise ValueError(f"{record}: metrics.json names no validation queries ({metrics.get('validation')!r})")
     return Candidate(frozen_blocks=int(config["model"].get("frozen_blocks", 0)), steps=steps,

@@ -295,6 +295,8 @@ class FGTask:
         gallery_size = len(split.gallery_photos)
         distractors = gallery_size - len({q.instance_id for q in split.query_sketches})
         ranks = result["ranks"]
+        val_queries, val_gallery = validation_slice(*monitor_sets(split), cfg.eval.val_queries,
+                                                    cfg.eval.val_distractors)
         return {
             **{k: float(v) for k, v in result["acc"].items()},
             "chance": {f"acc@{k}": chance_level(k, gallery_size) for k in cfg.eval.ks},
@@ -313,6 +315,9 @@ class FGTask:
             "category": cfg.data.category,
             "split": split_description(distractors, held_out=int(split.notes.get("val_instances", 0) or 0)),
             "validation": monitor_description(split),
+            # the sizes of what the validation during training read (``validation.json``): its acc@K are over these
+            "validation_queries": len(val_queries),
+            "validation_gallery": len(val_gallery),
             "image_size": cfg.data.image_size,
             "weights": cfg.model.weights,
             "batch_size": cfg.train.batch_size,

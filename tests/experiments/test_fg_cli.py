@@ -95,6 +95,7 @@ def test_qmul_fg_smoke_on_tiny_qmul_v1(tmp_path):
     assert m["gallery_size"] == m["queries"] == 3 and m["train_sketches"] == m["train_photos"] == 4
     assert m["distractors"] == 0 and m["split"].endswith("gallery: test photos only)")
     assert m["validation"].startswith("a fixed slice of the test queries and gallery")
+    assert m["validation_queries"] == m["validation_gallery"] == 3  # the slice (8 + 8) holds the whole test side
     assert m["chance"]["acc@1"] == pytest.approx(1 / 3) and m["acc@5"] == m["acc@10"] == 1.0  # K >= gallery
     assert default_output_dir("qmul_fg", ["--category", "chairs", "--config", "smoke"]) == \
         Path("runs/qmul_fg/qmul_v1-chairs_smoke_vgg16_seed0")
@@ -117,6 +118,7 @@ def test_validation_on_held_out_training_instances(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["train_photos"] == m["train_sketches"] == 3 and m["queries"] == m["gallery_size"] == 3
     assert m["validation"].startswith("2 sketches of 2 training instances held out of training")
+    assert m["validation_queries"] == m["validation_gallery"] == 2  # the held-out pairs, not the test side
     assert m["split"] == ("fine_grained (train: sketched non-test photos except 2 instances held out for validation; "
                           "queries: sketches of test photos; gallery: test photos only)")
     val = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines() if "val/acc@1" in line]

@@ -59,3 +59,13 @@ def test_an_unfinished_run_is_an_error_not_a_candidate(tmp_path, capsys):
     assert "last validation at step 1250, the run trains 2000 steps" in capsys.readouterr().err
     with pytest.raises(ValueError):
         fg_select.choose([])
+
+
+def test_the_structured_query_count_wins_over_the_description(tmp_path):
+    fg_select = load_script()
+    record = write_setting(tmp_path, 3, 1000, {1000: 7 / 200}, queries=332)
+    metrics = json.loads((record / "metrics.json").read_text())
+    # the monitor read a 200-query slice of the 332 held-out sketches: the count it read is the one that converts
+    (record / "metrics.json").write_text(json.dumps({**metrics, "validation_queries": 200}))
+    candidate = fg_select.read_candidate(record)
+    assert (candidate.queries, candidate.hits) == (200, 7)
