@@ -32,14 +32,27 @@
 #  11. the winner of part 9 (fg_select.py applies the rule to part 9's records), `vgg16` and `vgg16-D`, seeds 0 1 2
 #      on the full training set, in $PRECISION (default bfloat16, after part 10)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps[_<precision>]_112px/...
+#  12. the image size, chosen as part 9 chose the trunk setting (same 60 held-out instances, same rule): the paper's
+#      224 px, k3, 1,000 steps (a 224 px step costs about 4x a 112 px one), bfloat16, `vgg16-D`, seed 0. Written
+#      before its result: it replaces part 9's winner only with more validation hits at its last step (fg_select.py
+#      over both record folders; equal counts go to the smaller image)
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_224px/k3_1000_bfloat16/vgg16-D/seed0/
+#  13. the winner of parts 9 and 12 with both variants over 3 seeds, bfloat16 (when it is part 9's 112 px winner,
+#      part 11 already holds that grid and nothing runs)
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps_bfloat16_<size>px/...
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
+# parts 9 and 12: 60 training instances held out, their sketches read in full against their photos and every
+# never-sketched photo every 250 steps
+held_out="data.val_instances=60 eval.val_queries=100000 eval.val_distractors=100000 train.eval_every=250"
+val112=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px
+val224=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_224px
 for part in ${parts[@]}; do
   case $part in
     1) bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse" vgg16 vgg16-D
@@ -66,20 +79,18 @@ for part in ${parts[@]}; do
     8) SCHEDULE=printed SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse_printed" \
          vgg16
        record "$runs/k5_pixel_mse_printed" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_printed_112px ;;
-    9) held_out="data.val_instances=60 eval.val_queries=100000 eval.val_distractors=100000 train.eval_every=250"
-       for setting in "3 1000" "0 1000" "3 2000"; do
+    9) for setting in "3 1000" "0 1000" "3 2000"; do
          read -r frozen steps <<< "$setting"
          FROZEN_BLOCKS=$frozen STEPS=$steps SEEDS=0 EXTRA_SETS=$held_out bash "$scripts/fg_sketchy_mini_frozen.sh" \
            "$runs/val60/k${frozen}_$steps" vgg16-D
        done
-       record "$runs/val60" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px
-       python "$scripts/plot_fg_validation.py" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px ;;
+       record "$runs/val60" "$val112"
+       python "$scripts/plot_fg_validation.py" "$val112" ;;
     10) FROZEN_BLOCKS=3 SEEDS=${SEEDS:-0} PRECISION=bfloat16 bash "$scripts/fg_sketchy_mini_frozen.sh" \
           "$runs/k3_pixel_mse_bfloat16" vgg16-D vgg16
         record "$runs/k3_pixel_mse_bfloat16" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_112px ;;
-    11) winner=$(python "$scripts/fg_select.py" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px \
-          | tail -n 1)
-        read -r _ frozen steps <<< "$winner"
+    11) winner=$(python "$scripts/fg_select.py" "$val112" | tail -n 1)
+        read -r _ frozen steps _ <<< "$winner"
         precision=${PRECISION:-bfloat16}
         echo "[fg_campaign] part 9 winner: k$frozen, $steps steps; precision $precision" >&2
         name=k${frozen}_${steps}steps; [ "$precision" != float32 ] && name="${name}_$precision"
@@ -87,6 +98,23 @@ for part in ${parts[@]}; do
           bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/${name}_pixel_mse" vgg16 vgg16-D
         record "$runs/${name}_pixel_mse" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_112px"
         python "$scripts/plot_fg_validation.py" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_112px" ;;
-    *) echo "unknown part $part (1-11)" >&2; exit 2 ;;
+    12) IMAGE_SIZE=224 FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS=$held_out \
+          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_224px/k3_1000_bfloat16" vgg16-D
+        record "$runs/val60_224px" "$val224"
+        python "$scripts/plot_fg_validation.py" "$val224"
+        python "$scripts/fg_select.py" "$val112" "$val224" ;;
+    13) winner=$(python "$scripts/fg_select.py" "$val112" "$val224" | tail -n 1)
+        read -r _ frozen steps size _ <<< "$winner"
+        if [ "$size" = 112 ]; then
+          echo "[fg_campaign] part 13: part 9's 112 px setting is still the winner; part 11 holds its grid" >&2
+        else
+          name=k${frozen}_${steps}steps_bfloat16
+          IMAGE_SIZE=$size FROZEN_BLOCKS=$frozen STEPS=$steps SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
+            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/${name}_${size}px_pixel_mse" vgg16 vgg16-D
+          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_${size}px"
+          record "$runs/${name}_${size}px_pixel_mse" "$grid"
+          python "$scripts/plot_fg_validation.py" "$grid"
+        fi ;;
+    *) echo "unknown part $part (1-13)" >&2; exit 2 ;;
   esac
 done

@@ -1,14 +1,15 @@
-"""The selection rule of ``fg_campaign.sh`` part 9, applied to its records: which trunk setting goes on to the
+"""The selection rule of ``fg_campaign.sh`` parts 9 and 12, applied to their records: which setting goes on to the
 3-seed grid.
 
-    python experiments/scripts/fg_select.py experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px
-    # prints one line per setting, then "winner: <frozen_blocks> <steps>" (the last line, for the campaign script)
+    python experiments/scripts/fg_select.py experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px \
+        [experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_224px ...]
+    # one line per setting, then "winner: <frozen_blocks> <steps> <image_size>" (the last line, for the campaign)
 
 The rule, fixed before any result: the highest validation acc@1 at the last step wins, compared as counts of
-queries (the validation set is the sketches of the held-out training instances); equal counts go to the cheaper
-setting: fewer steps, then more frozen conv blocks (fewer layers trained). A setting's record is any
-``seed<k>`` folder under the records folder; its setting is read from ``config.json`` (``model.frozen_blocks``,
-``train.steps``), not from folder names.
+queries (the validation set is the sketches of the held-out training instances, the same set in every record);
+equal counts go to the cheaper setting: the smaller image size, then fewer steps, then more frozen conv blocks
+(fewer layers trained). A setting's record is any ``seed<k>`` folder under the records folders; its setting is
+read from ``config.json`` (``model.frozen_blocks``, ``train.steps``, ``data.image_size``), not from folder names.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pathlib import Path
 class Candidate:
     frozen_blocks: int
     steps: int
+    image_size: int
     last_step: int
     queries: int
     hits: int  # queries whose true photo is ranked first at the last validation step
@@ -51,35 +53,41 @@ def read_candidate(record: Path) -> Candidate:
     if queries <= 0:
         raise ValueError(f"{record}: metrics.json names no validation queries ({metrics.get('validation')!r})")
     return Candidate(frozen_blocks=int(config["model"].get("frozen_blocks", 0)), steps=steps,
+                     image_size=int(config["data"]["image_size"]),
                      last_step=int(last["step"]), queries=queries,
                      hits=round(float(last["val/acc@1"]) * queries))
 
 
 def choose(candidates: list[Candidate]) -> Candidate:
-    """The rule: most validation hits at the last step; ties go to fewer steps, then to more frozen blocks."""
+    """The rule: most validation hits at the last step; ties go to the smaller image size, then to fewer steps, then
+    to more frozen blocks."""
     if not candidates:
         raise ValueError("no candidates")
-    return min(candidates, key=lambda c: (-c.hits, c.steps, -c.frozen_blocks))
+    return min(candidates, key=lambda c: (-c.hits, c.image_size, c.steps, -c.frozen_blocks))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("records", type=Path, help="records folder holding <setting>/<variant>/seed<k>/")
+    parser.add_argument("records", type=Path, nargs="+",
+                        help="records folders holding <setting>/<variant>/seed<k>/")
     args = parser.parse_args(argv)
-    records = sorted(p for p in args.records.rglob("seed*") if (p / "validation.json").is_file())
-    if not records:
-        print(f"no records with validation.json under {args.records}", file=sys.stderr)
-        return 2
+    records = []
+    for folder in args.records:
+        found = sorted(p for p in folder.rglob("seed*") if (p / "validation.json").is_file())
+        if not found:
+            print(f"no records with validation.json under {folder}", file=sys.stderr)
+            return 2
+        records += found
     try:
         candidates = [read_candidate(r) for r in records]
     except (ValueError, KeyError, OSError) as err:
         print(f"fg_select: {err}", file=sys.stderr)
         return 2
     for c in candidates:
-        print(f"k{c.frozen_blocks}, {c.steps} steps: validation acc@1 {c.acc1:.3f} ({c.hits} of {c.queries}) "
+        print(f"{c.image_size} px, k{c.frozen_blocks}, {c.steps} steps: validation acc@1 {c.acc1:.3f} ({c.hits} of {c.queries}) "
               f"at step {c.last_step}")
     winner = choose(candidates)
-    print(f"winner: {winner.frozen_blocks} {winner.steps}")
+    print(f"winner: {winner.frozen_blocks} {winner.steps} {winner.image_size}")
     return 0
 
 

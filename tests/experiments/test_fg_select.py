@@ -18,10 +18,12 @@ def load_script():
     return mod
 
 
-def write_setting(root: Path, frozen: int, steps: int, acc_by_step: dict[int, float], queries: int = 332) -> Path:
+def write_setting(root: Path, frozen: int, steps: int, acc_by_step: dict[int, float], queries: int = 332,
+                  image_size: int = 112) -> Path:
     record = root / f"k{frozen}_{steps}" / "vgg16-D" / "seed0"
     record.mkdir(parents=True)
-    (record / "config.json").write_text(json.dumps({"model": {"frozen_blocks": frozen}, "train": {"steps": steps}}))
+    (record / "config.json").write_text(json.dumps({"model": {"frozen_blocks": frozen}, "train": {"steps": steps},
+                                                    "data": {"image_size": image_size}}))
     (record / "metrics.json").write_text(json.dumps(
         {"validation": f"{queries} sketches of 60 training instances held out of training (data.val_instances)"}))
     (record / "validation.json").write_text(json.dumps(
@@ -37,8 +39,8 @@ def test_last_step_decides_not_the_best_step(tmp_path, capsys):
     write_setting(tmp_path, 3, 2000, {1000: 3 / 332, 2000: 8 / 332})
     assert fg_select.main([str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1] == "winner: 3 2000"
-    assert "k0, 1000 steps: validation acc@1 0.009 (3 of 332) at step 1000" in lines
+    assert lines[-1] == "winner: 3 2000 112"
+    assert "112 px, k0, 1000 steps: validation acc@1 0.009 (3 of 332) at step 1000" in lines
 
 
 def test_equal_counts_go_to_the_cheaper_setting(tmp_path):
@@ -69,3 +71,16 @@ def test_the_structured_query_count_wins_over_the_description(tmp_path):
     (record / "metrics.json").write_text(json.dumps({**metrics, "validation_queries": 200}))
     candidate = fg_select.read_candidate(record)
     assert (candidate.queries, candidate.hits) == (200, 7)
+
+
+def test_several_record_folders_and_the_image_size(tmp_path, capsys):
+    """Part 12 against part 9: a 224 px setting wins only with more hits; equal hits go to the smaller image."""
+    fg_select = load_script()
+    write_setting(tmp_path / "112px", 3, 2000, {2000: 10 / 332})
+    write_setting(tmp_path / "224px", 3, 1000, {1000: 11 / 332}, image_size=224)
+    assert fg_select.main([str(tmp_path / "112px"), str(tmp_path / "224px")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "winner: 3 1000 224"
+    tie = [fg_select.Candidate(3, 1000, 224, 1000, 332, 10), fg_select.Candidate(3, 2000, 112, 2000, 332, 10)]
+    assert fg_select.choose(tie).image_size == 112
+    assert fg_select.main([str(tmp_path / "112px"), str(tmp_path / "missing")]) == 2
+    assert "no records with validation.json under" in capsys.readouterr().err
