@@ -337,6 +337,18 @@ def _fmt(value, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def _step_results(results: dict):
+    """``(tag, result, precision)`` of every fine-grained step measurement: the ``train`` section (precision
+    ``None``: the float32 baseline), then the ``precision`` section."""
+    for variant, by_size in (_get(results, "train", "fg") or {}).items():
+        for size, r in by_size.items():
+            yield f"train {variant} {size}px", r, None
+    for precision, by_variant in (results.get("precision") or {}).items():
+        for variant, by_size in by_variant.items():
+            for size, r in by_size.items():
+                yield f"train {variant} {size}px {precision}", r, precision
+
+
 def report_rows(results: dict) -> list[tuple[str, str, str, str]]:
     """(figure, value, target, status) rows: every measured figure, the targeted ones with PASS/MISS."""
     rows: list[tuple[str, str, str, str]] = []
@@ -349,27 +361,19 @@ def report_rows(results: dict) -> list[tuple[str, str, str, str]]:
     peak = results.get("peak")
     if peak:
         add(f"matmul peak float32 ({peak['n']}x{peak['n']})", peak["gflops"], "GFLOP/s")
-    for variant, by_size in (_get(results, "train", "fg") or {}).items():
-        for size, r in by_size.items():
-            tag = f"train {variant} {size}px"
-            if "error" in r:
-                rows.append((f"{tag}", "failed", "", r["error"][:60]))
-                continue
-            add(f"{tag} images/s (batch {r['batch_size']} triplets)", r["images_per_s"], "img/s")
-            add(f"{tag} step time (median of {r['timed_steps']})", r["step_s"], "s")
-            add(f"{tag} peak memory (process max RSS)", r["ru_maxrss_mb"], "MB")
-            add(f"{tag} step memory (RSS over pre-build)", r["step_rss_mb"], "MB")
-            if "mfu" in r:
-                add(f"{tag} MFU", _pct(r["mfu"]), "%")
-    for precision, by_variant in (results.get("precision") or {}).items():
-        for variant, by_size in by_variant.items():
-            for size, r in by_size.items():
-                tag = f"train {variant} {size}px {precision}"
-                if "error" in r:
-                    rows.append((tag, "failed", "", r["error"][:60]))
-                    continue
-                add(f"{tag} images/s (batch {r['batch_size']} triplets)", r["images_per_s"], "img/s")
-                add(f"{tag} speed-up over float32", r.get("speedup_over_float32"), "x")
+    for tag, r, precision in _step_results(results):
+        if "error" in r:
+            rows.append((tag, "failed", "", r["error"][:60]))
+            continue
+        add(f"{tag} images/s (batch {r['batch_size']} triplets)", r["images_per_s"], "img/s")
+        if precision:
+            add(f"{tag} speed-up over float32", r.get("speedup_over_float32"), "x")
+            continue
+        add(f"{tag} step time (median of {r['timed_steps']})", r["step_s"], "s")
+        add(f"{tag} peak memory (process max RSS)", r["ru_maxrss_mb"], "MB")
+        add(f"{tag} step memory (RSS over pre-build)", r["step_rss_mb"], "MB")
+        if "mfu" in r:
+            add(f"{tag} MFU", _pct(r["mfu"]), "%")
     zs = _get(results, "train", "wadcmsn")
     if zs:
         add(f"WAD-CMSN iteration (batch {zs['batch_size']})", zs["iteration_ms"], "ms")
