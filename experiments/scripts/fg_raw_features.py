@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     from sbir_tf.train.run_dir import environment
     from sbir_tf.tasks.fg import FGTask
 
+    env = environment()  # the code the measurement starts from (a commit made while it runs is not it)
     task = FGTask("sketchy")
     cfg = task.get_config("cpu")
     cfg.data.dataset, cfg.data.root = "sketchy", args.data_dir
@@ -65,7 +66,7 @@ def main(argv=None) -> int:
            "dataset": "sketchy", "data_dir": args.data_dir, "weights": args.weights,
            "sketch_rendering": cfg.data.sketch_rendering, "photo_rendering": cfg.data.photo_rendering,
            "queries": len(queries), "gallery": len(gallery), "chance@1": 1.0 / len(gallery),
-           "results": rows, "environment": environment()}
+           "results": rows, "environment": env}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     return 0
