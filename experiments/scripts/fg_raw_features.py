@@ -3,7 +3,8 @@
 Every sketch query and gallery photo of the fine-grained protocol (the README's: Sketchy test instances against a
 gallery of their photos plus the never-sketched distractors) is mapped to the same fixed feature, ``block5_conv3``
 global-average-pooled (:func:`sbir_tf.models.backbones.vgg16_feature_extractor`), and ranked by Euclidean distance
-of the l2-normalised features. Nothing is trained, so one run per size is the whole measurement (no seeds).
+of the l2-normalised features. Nothing is trained, so one run per size is the whole measurement (no seeds). The
+figures are those of a training run's ``metrics.json``: acc@K, and the mean 0-based rank of the true photo.
 
 Usage: python experiments/scripts/fg_raw_features.py --data_dir ../shared/data/sketchy_mini \
            --weights imagenet-offline --sizes 112 224 --output experiments/<folder>/raw_features.json
@@ -34,7 +35,7 @@ def measure(records_q, records_g, index, weights: str, size: int, batch_size: in
     ranks = ranks_of_true(q, g, true_gallery_index(records_q, records_g))
     acc = acc_from_ranks(ranks, (1, 5, 10))
     return {"image_size": size, **{k: float(v) for k, v in acc.items()},
-            "correct@1": int((ranks == 0).sum()), "mean_rank": float(ranks.mean() + 1),
+            "correct@1": int((ranks == 0).sum()), "mean_rank": float(ranks.mean()),
             "seconds": round(time.perf_counter() - start, 1)}
 
 
