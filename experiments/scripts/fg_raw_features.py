@@ -42,7 +42,8 @@ def measure(records_q, records_g, index, weights: str, size: int, batch_size: in
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", required=True)
-    parser.add_argument("--weights", default="imagenet-offline")
+    parser.add_argument("--weights", default="imagenet-offline",
+                        help="a weights name of sbir_tf.models.backbones, a file, or none (random)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[112, 224])
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--output", required=True, help="JSON file to write")
@@ -52,6 +53,7 @@ def main(argv=None) -> int:
     from sbir_tf.tasks.fg import FGTask
 
     env = environment()  # the code the measurement starts from (a commit made while it runs is not it)
+    weights = None if args.weights.lower() == "none" else args.weights
     task = FGTask("sketchy")
     cfg = task.get_config("cpu")
     cfg.data.dataset, cfg.data.root = "sketchy", args.data_dir
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
     print(f"[raw_features] {len(queries)} queries, gallery {len(gallery)} photos", file=sys.stderr)
     rows = []
     for size in args.sizes:
-        rows.append(measure(queries, gallery, data.index, args.weights, size, args.batch_size))
+        rows.append(measure(queries, gallery, data.index, weights, size, args.batch_size))
         print(f"[raw_features] {json.dumps(rows[-1])}", file=sys.stderr)
     out = {"what": "fine-grained retrieval with untrained VGG16 block5_conv3 GAP features (l2-normalised, "
                    "Euclidean); nothing trained, deterministic",
