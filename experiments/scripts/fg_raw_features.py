@@ -49,15 +49,24 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
 
-    from sbir_tf.train.run_dir import environment
+    from sbir_tf.models.backbones import check_weights_arg
     from sbir_tf.tasks.fg import FGTask
+    from sbir_tf.train.run_dir import environment
 
     env = environment()  # the code the measurement starts from (a commit made while it runs is not it)
     weights = None if args.weights.lower() == "none" else args.weights
     task = FGTask("sketchy")
     cfg = task.get_config("cpu")
     cfg.data.dataset, cfg.data.root = "sketchy", args.data_dir
-    data = task.load_data(cfg)
+    try:  # bad settings or data are a message, not a trace
+        check_weights_arg(weights)
+        if min(args.sizes) < 32:
+            raise ValueError(f"--sizes: every size must be at least 32 px, got {args.sizes}")
+        data = task.load_data(cfg)
+        task.validate_data(cfg, data)
+    except (ValueError, OSError) as err:
+        print(f"fg_raw_features: {err}", file=sys.stderr)
+        return 2
     queries, gallery = list(data.split.query_sketches), list(data.split.gallery_photos)
     print(f"[raw_features] {len(queries)} queries, gallery {len(gallery)} photos", file=sys.stderr)
     rows = []

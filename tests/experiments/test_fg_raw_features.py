@@ -72,3 +72,19 @@ def test_real_extractor_end_to_end(tiny, tmp_path):
     assert row["image_size"] == 32 and 0 <= row["mean_rank"] <= record["gallery"] - 1
     assert row["acc@10"] == 1.0  # a 9-photo gallery: the true photo is always in the top 10
     assert record["weights"] == "none" and "commit" in record["environment"]
+
+
+@pytest.mark.parametrize("extra, message", [(["--weights", "imagenet-typo"], "imagenet-typo"),
+                                             (["--sizes", "16"], "at least 32 px")])
+def test_bad_settings_are_a_message(tiny, tmp_path, capsys, extra, message):
+    script = load_script()
+    out = tmp_path / "raw.json"
+    assert script.main(["--data_dir", str(tiny), "--output", str(out), *extra]) == 2
+    assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_a_missing_folder_is_a_message(tmp_path, capsys):
+    script = load_script()
+    assert script.main(["--data_dir", str(tmp_path / "nowhere"), "--output", str(tmp_path / "raw.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fg_raw_features: ") and "nowhere" in err
