@@ -19,9 +19,8 @@ from pathlib import Path
 
 
 def measure(records_q, records_g, index, weights: str, size: int, batch_size: int) -> dict:
-    import numpy as np
-
     from sbir_tf.eval.metrics import acc_from_ranks, ranks_of_true
+    from sbir_tf.eval.retrieval import l2_normalize
     from sbir_tf.features import extract_features
     from sbir_tf.tasks.fg import true_gallery_index
 
@@ -30,9 +29,7 @@ def measure(records_q, records_g, index, weights: str, size: int, batch_size: in
                          desc=f"sketches {size}px")
     g = extract_features(records_g, arrays=index.arrays, weights=weights, image_size=size, batch_size=batch_size,
                          desc=f"photos {size}px")
-    q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
-    ranks = ranks_of_true(q, g, true_gallery_index(records_q, records_g))
+    ranks = ranks_of_true(l2_normalize(q), l2_normalize(g), true_gallery_index(records_q, records_g))
     acc = acc_from_ranks(ranks, (1, 5, 10))
     return {"image_size": size, **{k: float(v) for k, v in acc.items()},
             "correct@1": int((ranks == 0).sum()), "mean_rank": float(ranks.mean()),
@@ -50,7 +47,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from sbir_tf.models.backbones import check_weights_arg
-    from sbir_tf.tasks.fg import FGTask
+    from sbir_tf.tasks.fg import FGTask, chance_level
     from sbir_tf.train.run_dir import environment
 
     env = environment()  # the code the measurement starts from (a commit made while it runs is not it)
@@ -77,7 +74,7 @@ def main(argv=None) -> int:
                    "Euclidean); nothing trained, deterministic",
            "dataset": "sketchy", "data_dir": args.data_dir, "weights": args.weights,
            "sketch_rendering": cfg.data.sketch_rendering, "photo_rendering": cfg.data.photo_rendering,
-           "queries": len(queries), "gallery": len(gallery), "chance@1": 1.0 / len(gallery),
+           "queries": len(queries), "gallery": len(gallery), "chance@1": chance_level(1, len(gallery)),
            "results": rows, "environment": env}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=1) + "\n")

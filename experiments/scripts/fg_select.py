@@ -84,8 +84,8 @@ def main(argv=None) -> int:
         print(f"fg_select: {err}", file=sys.stderr)
         return 2
     for c in candidates:
-        print(f"{c.image_size} px, k{c.frozen_blocks}, {c.steps} steps: validation acc@1 {c.acc1:.3f} ({c.hits} of {c.queries}) "
-              f"at step {c.last_step}")
+        print(f"{c.image_size} px, k{c.frozen_blocks}, {c.steps} steps: validation acc@1 {c.acc1:.3f} "
+              f"({c.hits} of {c.queries}) at step {c.last_step}")
     winner = choose(candidates)
     print(f"winner: {winner.frozen_blocks} {winner.steps} {winner.image_size}")
     return 0

@@ -276,8 +276,7 @@ class FGTask:
         return 3 * int(cfg.train.batch_size)
 
     def evaluator(self, model, cfg: Config, data: FGData):
-        queries, gallery = validation_slice(*monitor_sets(data.split), cfg.eval.val_queries,
-                                            cfg.eval.val_distractors)
+        queries, gallery = monitor_slice(data.split, cfg)
 
         def evaluate(step: int) -> dict:
             return evaluate_retrieval(model, queries, gallery, data.index, cfg)["acc"]
@@ -295,8 +294,7 @@ class FGTask:
         gallery_size = len(split.gallery_photos)
         distractors = gallery_size - len({q.instance_id for q in split.query_sketches})
         ranks = result["ranks"]
-        val_queries, val_gallery = validation_slice(*monitor_sets(split), cfg.eval.val_queries,
-                                                    cfg.eval.val_distractors)
+        val_queries, val_gallery = monitor_slice(split, cfg)
         return {
             **{k: float(v) for k, v in result["acc"].items()},
             "chance": {f"acc@{k}": chance_level(k, gallery_size) for k in cfg.eval.ks},
@@ -490,6 +488,12 @@ def monitor_sets(split) -> tuple[list, list]:
     if split.val_queries:
         return list(split.val_queries), list(split.val_gallery)
     return list(split.query_sketches), list(split.gallery_photos)
+
+
+def monitor_slice(split, cfg: Config) -> tuple[list, list]:
+    """``(queries, gallery)`` the validation during training reads: :func:`validation_slice` of
+    :func:`monitor_sets` with ``eval.val_queries`` and ``eval.val_distractors``."""
+    return validation_slice(*monitor_sets(split), cfg.eval.val_queries, cfg.eval.val_distractors)
 
 
 def monitor_description(split) -> str:
