@@ -39,13 +39,20 @@
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_224px/k3_1000_bfloat16/vgg16-D/seed0/
 #  13. the winner of parts 9 and 12 with both variants over 3 seeds, bfloat16 (when it is part 9's 112 px winner,
 #      part 11 already holds that grid and nothing runs)
+#  14. the head, chosen on the same 60 held-out instances with a steadier rule (fg_select.py --rule acc10, fixed in
+#      this script before its runs: most validation queries with the true photo in the top 10 at the last step):
+#      `vgg16-D`, seed 0, k3, 1,000 steps, bfloat16, 112 px, as printed (`base`, part 10's setting), with the
+#      classifier's Adam lr times 10 (`cls10`: model.classifier_scale=10) or with pool5 global-average-pooled before
+#      fc6 (`gap`: model.pooling=gap, 512 inputs to fc6 instead of 4,608)
+#  15. the winner of part 14 with both variants over 3 seeds on the full training set, bfloat16 (when it is `base`,
+#      part 10's seed-0 runs stand and seeds 1 and 2 join them)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps_bfloat16_<size>px/...
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # parts 9 and 12: 60 training instances held out, their sketches read in full against their photos and every
@@ -53,6 +60,17 @@ record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 held_out="data.val_instances=60 eval.val_queries=100000 eval.val_distractors=100000 train.eval_every=250"
 val112=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px
 val224=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_224px
+# part 14: the settings in tie order (the unchanged one first) and each one's config overrides
+val_head=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_head_112px
+head_order=base,cls10,gap
+head_sets() {
+  case $1 in
+    base) echo "" ;;
+    cls10) echo "model.classifier_scale=10" ;;
+    gap) echo "model.pooling=gap" ;;
+    *) echo "unknown part-14 setting $1" >&2; return 2 ;;
+  esac
+}
 for part in ${parts[@]}; do
   case $part in
     1) bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse" vgg16 vgg16-D
@@ -115,6 +133,29 @@ for part in ${parts[@]}; do
           record "$runs/${name}_${size}px_pixel_mse" "$grid"
           python "$scripts/plot_fg_validation.py" "$grid"
         fi ;;
-    *) echo "unknown part $part (1-13)" >&2; exit 2 ;;
+    14) for setting in ${head_order//,/ }; do
+          sets=$(head_sets "$setting")
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS="$held_out $sets" \
+            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_head/$setting" vgg16-D
+        done
+        record "$runs/val60_head" "$val_head"
+        python "$scripts/plot_fg_validation.py" "$val_head"
+        python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" ;;
+    15) winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" | tail -n 1)
+        read -r _ setting <<< "$winner"
+        sets=$(head_sets "$setting")
+        echo "[fg_campaign] part 14 winner: $setting ($sets)" >&2
+        if [ "$setting" = base ]; then
+          grid_runs="$runs/k3_pixel_mse_bfloat16"
+          grid=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_112px
+        else
+          grid_runs="$runs/k3_pixel_mse_bfloat16_$setting"
+          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${setting}_112px"
+        fi
+        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$sets" \
+          bash "$scripts/fg_sketchy_mini_frozen.sh" "$grid_runs" vgg16 vgg16-D
+        record "$grid_runs" "$grid"
+        python "$scripts/plot_fg_validation.py" "$grid" ;;
+    *) echo "unknown part $part (1-15)" >&2; exit 2 ;;
   esac
 done

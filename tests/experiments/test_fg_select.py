@@ -84,3 +84,46 @@ def test_several_record_folders_and_the_image_size(tmp_path, capsys):
     assert fg_select.choose(tie).image_size == 112
     assert fg_select.main([str(tmp_path / "112px"), str(tmp_path / "missing")]) == 2
     assert "no records with validation.json under" in capsys.readouterr().err
+
+
+def write_head_setting(root: Path, name: str, hits1: int, hits10: int, queries: int = 332) -> Path:
+    """A part-14 record: settings differ in config keys the acc1 rule does not read, so the folder names them."""
+    record = root / name / "vgg16-D" / "seed0"
+    record.mkdir(parents=True)
+    (record / "config.json").write_text(json.dumps({"model": {"frozen_blocks": 3}, "train": {"steps": 1000},
+                                                    "data": {"image_size": 112}}))
+    (record / "metrics.json").write_text(json.dumps({"validation_queries": queries}))
+    (record / "validation.json").write_text(json.dumps(
+        [{"step": 1000, "val/acc@1": hits1 / queries, "val/acc@10": hits10 / queries}]))
+    return record
+
+
+def test_acc10_rule_reads_top10_hits_not_acc1(tmp_path, capsys):
+    fg_select = load_script()
+    write_head_setting(tmp_path, "base", hits1=12, hits10=40)
+    write_head_setting(tmp_path, "cls10", hits1=8, hits10=47)  # fewer acc@1 hits, more top-10 hits: it wins
+    write_head_setting(tmp_path, "gap", hits1=15, hits10=33)
+    assert fg_select.main(["--rule", "acc10", "--order", "base,cls10,gap", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "winner: cls10"
+    assert "gap: validation acc@10 0.099 (33 of 332), acc@1 0.045 (15) at step 1000" in lines
+    # the acc1 rule on the same records picks gap
+    assert fg_select.main([str(tmp_path)]) == 0
+
+
+def test_acc10_ties_go_to_acc1_then_to_the_order(tmp_path):
+    fg_select = load_script()
+    a, b, c = (fg_select.read_candidate(write_head_setting(tmp_path, n, h1, 40))
+               for n, h1 in (("base", 9), ("cls10", 11), ("gap", 11)))
+    assert fg_select.choose_by_acc10([a, b, c], ["base", "cls10", "gap"]).setting == "cls10"
+    assert fg_select.choose_by_acc10([a, b, c], ["base", "gap", "cls10"]).setting == "gap"
+    assert fg_select.choose_by_acc10([a], ["base"]).setting == "base"
+
+
+def test_acc10_needs_every_setting_in_the_order(tmp_path, capsys):
+    fg_select = load_script()
+    write_head_setting(tmp_path, "base", 9, 40)
+    write_head_setting(tmp_path, "wide", 9, 41)
+    assert fg_select.main(["--rule", "acc10", "--order", "base", str(tmp_path)]) == 2
+    assert "['wide'] are not named" in capsys.readouterr().err
+    assert fg_select.main(["--rule", "acc10", str(tmp_path)]) == 2
