@@ -140,6 +140,7 @@ for part in ${parts[@]}; do
         done
         record "$runs/val60_head" "$val_head"
         python "$scripts/plot_fg_validation.py" "$val_head"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_head"
         python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" ;;
     15) winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" | tail -n 1)
         read -r _ setting <<< "$winner"
