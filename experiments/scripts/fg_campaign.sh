@@ -46,13 +46,18 @@
 #      fc6 (`gap`: model.pooling=gap, 512 inputs to fc6 instead of 4,608)
 #  15. the winner of part 14 with both variants over 3 seeds on the full training set, bfloat16 (when it is `base`,
 #      part 10's seed-0 runs stand and seeds 1 and 2 join them)
+#  16. the horizontal flips, chosen as in part 14 on top of its winner (same held-out instances, same rule, fixed in
+#      this script before its runs): each image on its own draw (part 14's winner as recorded), none (`noflip`:
+#      data.flip=false, the paper's augmentation is crops only) or the positive photo with its sketch (`pairflip`:
+#      data.flip_pairs=true; a Sketchy sketch is drawn over its photo and faces the same way)
+#  17. the winner of part 16 with both variants over 3 seeds (when it is part 14's winner, part 15 holds its grid)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps_bfloat16_<size>px/...
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # parts 9 and 12: 60 training instances held out, their sketches read in full against their photos and every
@@ -69,6 +74,16 @@ head_sets() {
     cls10) echo "model.classifier_scale=10" ;;
     gap) echo "model.pooling=gap" ;;
     *) echo "unknown part-14 setting $1" >&2; return 2 ;;
+  esac
+}
+head_winner() { python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" | tail -n 1 | cut -d' ' -f2; }
+# part 16: the flip settings (beside part 14's winner as recorded) and their overrides
+val_flip=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px
+flip_sets() {
+  case $1 in
+    noflip) echo "data.flip=false" ;;
+    pairflip) echo "data.flip_pairs=true" ;;
+    *) echo "unknown part-16 setting $1" >&2; return 2 ;;
   esac
 }
 for part in ${parts[@]}; do
@@ -157,6 +172,30 @@ for part in ${parts[@]}; do
           bash "$scripts/fg_sketchy_mini_frozen.sh" "$grid_runs" vgg16 vgg16-D
         record "$grid_runs" "$grid"
         python "$scripts/plot_fg_validation.py" "$grid" ;;
-    *) echo "unknown part $part (1-15)" >&2; exit 2 ;;
+    16) head=$(head_winner)
+        for setting in noflip pairflip; do
+          sets="$(head_sets "$head") $(flip_sets "$setting")"
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS="$held_out $sets" \
+            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_flip/$setting" vgg16-D
+        done
+        record "$runs/val60_flip" "$val_flip"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_flip"
+        python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" "$val_flip" ;;
+    17) head=$(head_winner)
+        winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" \
+          "$val_flip" | tail -n 1 | cut -d' ' -f2)
+        echo "[fg_campaign] part 16 winner: $winner (on part 14's $head)" >&2
+        if [ "$winner" = "$head" ]; then
+          echo "[fg_campaign] part 17: part 14's winner stands; part 15 holds its grid" >&2
+        else
+          name="${head}_$winner"
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
+            EXTRA_SETS="$(head_sets "$head") $(flip_sets "$winner")" \
+            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse_bfloat16_$name" vgg16 vgg16-D
+          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
+          record "$runs/k3_pixel_mse_bfloat16_$name" "$grid"
+          python "$scripts/plot_fg_validation.py" "$grid"
+        fi ;;
+    *) echo "unknown part $part (1-17)" >&2; exit 2 ;;
   esac
 done

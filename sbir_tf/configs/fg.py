@@ -77,7 +77,8 @@ def paper() -> Config:
         # of the test split is read instead, as a monitor that selects nothing; the paper has no validation set)
         data=dict(dataset="sketchy", root=None, prepared_dir=None, category=None,
                   sketch_rendering=CENTRED_SKETCH_RENDERING, photo_rendering=DEFAULT_RENDERING, image_size=224,
-                  load_size=None, hard_negative_prob=0.5, flip=True, split_seed=0, val_instances=0),
+                  load_size=None, hard_negative_prob=0.5, flip=True, flip_pairs=False, split_seed=0,
+                  val_instances=0),
         model=model,
         loss=_loss_hyperparams(),
         train=dict(steps=schedules.PAPER_TOTAL_STEPS, batch_size=hp.batch_size,

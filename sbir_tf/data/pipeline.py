@@ -3,8 +3,9 @@
 Training batches (:func:`triplet_dataset`) follow Pang et al. (BMVC 2017), Sec. 3.1 and Sec. 4 "Implementation
 Details": an anchor sketch, its positive photo (the photo of the same instance) and a negative photo, each resized
 to ``load_size`` then randomly cropped to ``image_size`` ("We randomly cropped an original 256x256 sketch/photo of
-size 224x224") and, with ``flip``, randomly mirrored (not in the paper); the decoder target is the *same* crop/flip
-of the anchor sketch in [-1, 1]. Which Sketchy rendering the sketches and photos come from is the reader's choice
+size 224x224") and, with ``flip``, randomly mirrored (not in the paper): each image on its own draw, or with
+``flip_pairs`` the positive photo on its sketch's draw (a Sketchy sketch is drawn over its photo and faces the same
+way); the decoder target is the *same* crop/flip of the anchor sketch in [-1, 1]. Which Sketchy rendering the sketches and photos come from is the reader's choice
 (:func:`sbir_tf.data.sketchy.read_sketchy`).
 
 Reproducibility. Batch ``step`` is a pure function of ``(seed, step)``:
@@ -207,17 +208,20 @@ class TripletPlan:
     image_size: int
     load_size: int
     flip: bool
+    flip_pairs: bool = False  # with flip: the positive is mirrored exactly when its sketch is
 
     @classmethod
     def build(cls, sketches: Sequence[Record], photos: Sequence[Record], class_to_label: dict[str, int], *,
               batch_size: int, hard_negative_prob: float, seed: int, image_size: int, load_size: int,
-              flip: bool) -> "TripletPlan":
+              flip: bool, flip_pairs: bool = False) -> "TripletPlan":
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 <= hard_negative_prob <= 1.0:
             raise ValueError(f"hard_negative_prob must be in [0, 1], got {hard_negative_prob}")
         if load_size < image_size:
             raise ValueError(f"load_size ({load_size}) must be >= image_size ({image_size})")
+        if flip_pairs and not flip:
+            raise ValueError("flip_pairs pairs the flips of a sketch and its photo; it needs flip=True")
 
         def label_of(r: Record) -> int:
             try:
@@ -260,7 +264,7 @@ class TripletPlan:
             sketch_positive=np.array([index_of[s.instance_id] for s in kept], np.int64),
             photo_label=photo_label, class_start=class_start, class_count=class_count,
             batch_size=int(batch_size), hard_negative_prob=float(hard_negative_prob), seed=int(seed),
-            image_size=int(image_size), load_size=int(load_size), flip=bool(flip),
+            image_size=int(image_size), load_size=int(load_size), flip=bool(flip), flip_pairs=bool(flip_pairs),
         )
 
     def step_indices(self, step) -> dict[str, tf.Tensor]:
@@ -304,6 +308,8 @@ class TripletPlan:
             out[f"flip_{name}"] = (u[:, 3 + k] < 0.5) if self.flip else tf.zeros([b], tf.bool)
             out[f"oy_{name}"] = tf.cast(pick(6 + 2 * k, span), tf.int32)
             out[f"ox_{name}"] = tf.cast(pick(7 + 2 * k, span), tf.int32)
+        if self.flip_pairs:  # the positive on its sketch's draw; the negative keeps its own
+            out["flip_positive"] = out["flip_sketch"]
         return out
 
     def indices_numpy(self, step: int) -> dict[str, np.ndarray]:
@@ -330,7 +336,7 @@ def _random_crop_flip(image, oy, ox, flip, size):
 def triplet_dataset(sketches: Sequence[Record], photos: Sequence[Record], class_to_label: dict[str, int], *,
                     arrays: dict | None = None, image_size: int = 224, load_size: int | None = None,
                     batch_size: int = 32, hard_negative_prob: float = 0.5, seed: int = 0, start_step: int = 0,
-                    flip: bool = True, on_error: str = "raise") -> tf.data.Dataset:
+                    flip: bool = True, flip_pairs: bool = False, on_error: str = "raise") -> tf.data.Dataset:
     """Infinite stream of training triplet batches; batch ``k`` depends only on ``(seed, start_step + k)``.
 
     Each element is a dict: ``sketch``, ``positive``, ``negative`` float32 ``[B, S, S, 3]`` VGG-preprocessed
@@ -341,12 +347,13 @@ def triplet_dataset(sketches: Sequence[Record], photos: Sequence[Record], class_
     the negative is another instance of the anchor's class (a "hard" negative), otherwise any other instance of any
     class; a class with one instance always falls back to the latter. Sketches without a matching photo are
     dropped with a warning. ``load_size=None`` picks ``round(image_size * 256 / 224)``; images are resized to
-    ``load_size`` squared, cropped at a random ``image_size`` window and mirrored with probability 1/2 (``flip``).
+    ``load_size`` squared, cropped at a random ``image_size`` window and mirrored with probability 1/2 (``flip``),
+    each on its own draw, or with ``flip_pairs`` the positive exactly when its sketch is.
     """
     load = _resolve_load_size(image_size, load_size)
     plan = TripletPlan.build(sketches, photos, class_to_label, batch_size=batch_size,
                              hard_negative_prob=hard_negative_prob, seed=seed, image_size=image_size,
-                             load_size=load, flip=flip)
+                             load_size=load, flip=flip, flip_pairs=flip_pairs)
     sketch_src = ImageSource(plan.sketches, arrays)
     photo_src = ImageSource(plan.photos, arrays)
     sketch_label = tf.constant(plan.sketch_label)

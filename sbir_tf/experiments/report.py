@@ -300,6 +300,11 @@ def _fg_setting(m: dict, config: dict | None = None) -> dict:
         model += f", pool5 {model_config['pooling']}"
     if float(model_config.get("classifier_scale", 1.0)) != 1.0:  # model.classifier_scale: C's Adam lr multiplier
         model += f", classifier lr x{float(model_config['classifier_scale']):g}"
+    data_config = (config or {}).get("data") or {}
+    if data_config.get("flip") is False:
+        model += ", no flips"
+    elif data_config.get("flip_pairs"):
+        model += ", flips paired"
     split = str(m.get("split", "?")).split(" ")[0]
     held_out = held_out_for_validation(config)
     if held_out:  # trained on fewer instances than the split's training set (data.val_instances)
@@ -345,7 +350,8 @@ RUN_ONLY_FIELDS = ("device", "commit")
 #: Config keys added after records were made, with the value every run before them had: a record without the key
 #: and a record holding that value group together (the setting did not change, only the config's schema).
 ADDED_CONFIG_KEYS = {("data", "val_instances"): 0, ("train", "deterministic"): False,
-                     ("train", "jit_compile"): False, ("model", "classifier_scale"): 1.0}
+                     ("train", "jit_compile"): False, ("model", "classifier_scale"): 1.0,
+                     ("data", "flip_pairs"): False}
 #: Renamed keys: old ``(section, key)`` -> new ``(section, key)`` and the new value of each old value.
 RENAMED_CONFIG_KEYS = {("train", "mixed_precision"): (("train", "precision"), {False: "float32", True: "float16"})}
 

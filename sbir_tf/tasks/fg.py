@@ -263,7 +263,8 @@ class FGTask:
             return triplet_dataset(split.train_sketches, split.train_photos, class_to_label,
                                    arrays=data.index.arrays, image_size=d.image_size, load_size=d.load_size,
                                    batch_size=t.batch_size, hard_negative_prob=d.hard_negative_prob,
-                                   seed=int(t.seed), start_step=start_step, flip=bool(d.flip))
+                                   seed=int(t.seed), start_step=start_step, flip=bool(d.flip),
+                                   flip_pairs=bool(d.flip_pairs))
 
         return fg_step(model, cfg, dataset_fn, strategy=strategy)
 

@@ -156,6 +156,33 @@ def test_no_flip_option(tiny):
     assert (red[:, :, -1].mean(axis=1) > red[:, :, 0].mean(axis=1)).all()
 
 
+def _rising(images):
+    """Per image: does the red ramp rise left -> right (not mirrored)?"""
+    red = _undo_vgg(images)[..., 0]
+    return red[:, :, -1].mean(axis=1) > red[:, :, 0].mean(axis=1)
+
+
+def test_paired_flips_mirror_the_positive_with_its_sketch_and_the_negative_on_its_own(tiny):
+    kw = dict(batch_size=16, hard_negative_prob=0.5, seed=5, image_size=16, load_size=20, flip=True)
+    paired = TripletPlan.build(tiny["sketches"], tiny["photos"], tiny["c2l"], flip_pairs=True, **kw)
+    unpaired = TripletPlan.build(tiny["sketches"], tiny["photos"], tiny["c2l"], **kw)
+    steps = range(8)
+    ix = [paired.indices_numpy(s) for s in steps]
+    own = [unpaired.indices_numpy(s) for s in steps]
+    for a, b in zip(ix, own):
+        np.testing.assert_array_equal(a["flip_positive"], a["flip_sketch"])
+        np.testing.assert_array_equal(a["flip_sketch"], b["flip_sketch"])  # only the positive's draw changes
+        np.testing.assert_array_equal(a["flip_negative"], b["flip_negative"])
+    flat = lambda rows, key: np.concatenate([r[key] for r in rows])
+    assert (flat(own, "flip_positive") != flat(own, "flip_sketch")).mean() > 0.3  # unpaired: independent draws
+    assert (flat(ix, "flip_negative") != flat(ix, "flip_sketch")).mean() > 0.3
+    with pytest.raises(ValueError, match="needs flip=True"):
+        TripletPlan.build(tiny["sketches"], tiny["photos"], tiny["c2l"], flip_pairs=True, **{**kw, "flip": False})
+    # in the pixels: the positive's ramp runs the way its sketch's does
+    for b in _take(_stream(tiny, batch_size=16, seed=5, flip_pairs=True), 4):
+        np.testing.assert_array_equal(_rising(b["positive"]), _rising(b["sketch"]))
+
+
 def test_eval_crop_is_the_centre_in_record_order(tiny):
     recs = tiny["photos"][:3]
     (batch,) = list(image_dataset(recs, image_size=16, load_size=20, batch_size=8))

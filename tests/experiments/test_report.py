@@ -187,19 +187,24 @@ def test_seeds_recorded_by_older_config_schemas_group_with_newer_ones(tmp_path):
     assert old["train"] == {"seed": 0, "mixed_precision": False}  # the record's own config is left alone
 
 
-def test_classifier_scale_and_pooling_are_part_of_the_setting(tmp_path):
-    """model.classifier_scale (added later at 1.0) groups older records with newer ones at 1.0; other values, and gap
-    pooling, are their own rows and say so."""
-    configs = {"old": {"model": {"pooling": "flatten"}, "train": {"seed": 0}},
-               "new": {"model": {"pooling": "flatten", "classifier_scale": 1.0}, "train": {"seed": 1}},
-               "cls10": {"model": {"pooling": "flatten", "classifier_scale": 10.0}, "train": {"seed": 0}},
-               "gap": {"model": {"pooling": "gap", "classifier_scale": 1.0}, "train": {"seed": 0}}}
-    for name, config in configs.items():
-        write_record(tmp_path / name, fg_metrics(seed=config["train"]["seed"]), config=config)
+def test_classifier_scale_pooling_and_flips_are_part_of_the_setting(tmp_path):
+    """model.classifier_scale (added later at 1.0) and data.flip_pairs (added at False) group older records with newer
+    ones at those values; other values, gap pooling and no flips are their own rows and say so."""
+    old = {"model": {"pooling": "flatten"}, "data": {"flip": True}}
+    new = {"model": {"pooling": "flatten", "classifier_scale": 1.0}, "data": {"flip": True, "flip_pairs": False}}
+    configs = {"old": (old, 0), "new": (new, 1),
+               "cls10": ({**new, "model": {"pooling": "flatten", "classifier_scale": 10.0}}, 0),
+               "gap": ({**new, "model": {"pooling": "gap", "classifier_scale": 1.0}}, 0),
+               "noflip": ({**new, "data": {"flip": False, "flip_pairs": False}}, 0),
+               "paired": ({**new, "data": {"flip": True, "flip_pairs": True}}, 0)}
+    for name, (config, seed) in configs.items():
+        write_record(tmp_path / name, fg_metrics(seed=seed), config={**config, "train": {"seed": seed}})
     groups, warnings = report.group_runs(report.find_records(tmp_path)[0])
     models = sorted((g.setting()["model"], g.setting()["seeds"]) for g in groups)
     assert models == [("vgg16, siamese, schedule text", "0,1"),
                       ("vgg16, siamese, schedule text, classifier lr x10", "0"),
+                      ("vgg16, siamese, schedule text, flips paired", "0"),
+                      ("vgg16, siamese, schedule text, no flips", "0"),
                       ("vgg16, siamese, schedule text, pool5 gap", "0")] and warnings == []
 
 
