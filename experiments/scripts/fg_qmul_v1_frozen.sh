@@ -23,7 +23,8 @@ for category in $categories; do
       resume=(); [ -d "$out/checkpoints" ] && [ -n "$(ls -A "$out/checkpoints" 2>/dev/null)" ] && resume=(--resume)
       python -m sbir_tf.experiments.qmul_fg --data_dir "$data" --category "$category" --config cpu \
         --weights imagenet-offline --image_size 112 --steps "$steps" --batch_size 12 --variant "$variant" \
-        --seed "$seed" --frozen_blocks 5 --set loss.decoder_distance="$distance" --output_dir "$out" "${resume[@]}"
+        --seed "$seed" --frozen_blocks 5 --set loss.decoder_distance="$distance" data.flip=true \
+        --output_dir "$out" "${resume[@]}"
     done
   done
 done

@@ -21,6 +21,6 @@ for variant in ${variants[@]}; do
   out="$runs/$variant"
   resume=(); if holds_run "$out"; then resume=(--resume); fi
   python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights "$weights" --image_size 112 \
-    --steps 250 --batch_size 12 --variant "$variant" --seed 0 --set loss.decoder_distance="$distance" \
+    --steps 250 --batch_size 12 --variant "$variant" --seed 0 --set loss.decoder_distance="$distance" data.flip=true \
     --output_dir "$out" "${resume[@]}"
 done

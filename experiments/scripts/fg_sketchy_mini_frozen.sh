@@ -8,7 +8,10 @@
 # every loss and part from step 0), the weight sharing by $SHARING (siamese; hybrid, heterogeneous: Table 4; with
 # the conv trunk frozen both trunks hold the same ImageNet weights, so what is shared or not is fc6/fc7 and the
 # embedding layer).
-# $EXTRA_SETS adds config overrides (space-separated KEY=VALUE, passed to --set), e.g. a held-out validation set.
+# $FLIP sets data.flip (default true, the setting every part before 16 ran with; the package default is false since
+# part 16, see the README's fidelity notes), so a clean checkout reproduces every record.
+# $EXTRA_SETS adds config overrides (space-separated KEY=VALUE, passed to --set after FLIP), e.g. a held-out
+# validation set.
 # $PRECISION sets train.precision (float32, the default; bfloat16 runs 2.5-4x faster on CPUs with AMX-BF16, see the
 # README's Performance section, and is a recorded part of the setting).
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
@@ -27,6 +30,7 @@ frozen=${FROZEN_BLOCKS:-5}
 schedule=${SCHEDULE:-text}
 sharing=${SHARING:-siamese}
 precision=${PRECISION:-float32}
+flip=${FLIP:-true}
 read -ra extra_sets <<< "${EXTRA_SETS:-}"
 suffix=""; [ "$schedule" != text ] && suffix="_$schedule"
 [ "$sharing" != siamese ] && suffix="${suffix}_$sharing"
@@ -41,7 +45,8 @@ for seed in $seeds; do
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --weights imagenet-offline \
       --image_size "$size" --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
       --frozen_blocks "$frozen" --schedule "$schedule" \
-      --sharing "$sharing" --precision "$precision" --set loss.decoder_distance="$distance" "${extra_sets[@]}" \
+      --sharing "$sharing" --precision "$precision" --set loss.decoder_distance="$distance" data.flip="$flip" \
+      "${extra_sets[@]}" \
       --output_dir "$out" "${resume[@]}"
   done
 done

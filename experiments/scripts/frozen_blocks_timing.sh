@@ -14,6 +14,6 @@ for round in "0 3 4:" "4 3 0:_r2" "3 0 4:_r3"; do
     [ -f "$out/metrics.json" ] && continue  # a timing run is redone from scratch, never resumed
     rm -rf "$out"
     python -m sbir_tf.experiments.sketchy_fg --data_dir "$data" --config cpu --image_size 112 --batch_size 12 \
-      --steps 12 --set train.log_every=2 --frozen_blocks "$k" --output_dir "$out"
+      --steps 12 --set train.log_every=2 data.flip=true --frozen_blocks "$k" --output_dir "$out"
   done
 done
