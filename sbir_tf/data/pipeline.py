@@ -3,10 +3,10 @@
 Training batches (:func:`triplet_dataset`) follow Pang et al. (BMVC 2017), Sec. 3.1 and Sec. 4 "Implementation
 Details": an anchor sketch, its positive photo (the photo of the same instance) and a negative photo, each resized
 to ``load_size`` then randomly cropped to ``image_size`` ("We randomly cropped an original 256x256 sketch/photo of
-size 224x224") and, with ``flip``, randomly mirrored (not in the paper): each image on its own draw, or with
-``flip_pairs`` the positive photo on its sketch's draw (a Sketchy sketch is drawn over its photo and faces the same
-way); the decoder target is the *same* crop/flip of the anchor sketch in [-1, 1]. Which Sketchy rendering the sketches and photos come from is the reader's choice
-(:func:`sbir_tf.data.sketchy.read_sketchy`).
+size 224x224") and, with ``flip``, randomly mirrored (not in the paper; off in every preset): each image on its
+own draw, or with ``flip_pairs`` the positive photo on its sketch's draw (a Sketchy sketch is drawn over its photo
+and faces the same way); the decoder target is the *same* crop/flip of the anchor sketch in [-1, 1]. Which Sketchy
+rendering the sketches and photos come from is the reader's choice (:func:`sbir_tf.data.sketchy.read_sketchy`).
 
 Reproducibility. Batch ``step`` is a pure function of ``(seed, step)``:
 
