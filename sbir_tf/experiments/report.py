@@ -54,6 +54,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from sbir_tf.experiments import paper_numbers as P
+from sbir_tf.run.resume import ADDED_KEYS
 
 FG_METRICS = ("acc@1", "acc@5", "acc@10", "chance acc@1")
 ZS_METRICS = ("mAP@all", "P@100", "mAP@200", "P@200")
@@ -347,11 +348,10 @@ def identity(record: Record) -> dict:
 RUN_ONLY_FIELDS = ("device", "commit")
 
 
-#: Config keys added after records were made, with the value every run before them had: a record without the key
-#: and a record holding that value group together (the setting did not change, only the config's schema).
-ADDED_CONFIG_KEYS = {("data", "val_instances"): 0, ("train", "deterministic"): False,
-                     ("train", "jit_compile"): False, ("model", "classifier_scale"): 1.0,
-                     ("data", "flip_pairs"): False}
+#: Config keys added after records were made, with the value every run before them had
+#: (:data:`sbir_tf.run.resume.ADDED_KEYS`, as ``(section, key)``): a record without the key and a record holding that
+#: value group together (the setting did not change, only the config's schema).
+ADDED_CONFIG_KEYS = {tuple(key.split(".", 1)): value for key, value in ADDED_KEYS.items()}
 #: Renamed keys: old ``(section, key)`` -> new ``(section, key)`` and the new value of each old value.
 RENAMED_CONFIG_KEYS = {("train", "mixed_precision"): (("train", "precision"), {False: "float32", True: "float16"})}
 

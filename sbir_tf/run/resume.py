@@ -36,6 +36,23 @@ FREE_KEYS = (
 )
 
 
+#: Keys added to the configs after runs were made, with the value every run before them had (declared once; the
+#: report groups records with it too). A stored config without such a key and a new config holding that value are
+#: the same run; any other value is a difference.
+ADDED_KEYS = {
+    "data.val_instances": 0, "train.deterministic": False, "train.jit_compile": False,
+    "model.classifier_scale": 1.0, "data.flip_pairs": False,
+}
+
+
+def added_at_old_value(key: str, value: Any) -> bool:
+    """Is ``key`` in :data:`ADDED_KEYS` and ``value`` its old value (of the same type: 0 is not False)?"""
+    if key not in ADDED_KEYS:
+        return False
+    old = ADDED_KEYS[key]
+    return type(value) is type(old) and value == old
+
+
 class ResumeError(ValueError):
     """The output folder and ``--resume`` disagree (rules 2-4 of :mod:`sbir_tf.run.resume`)."""
 
@@ -87,12 +104,15 @@ def is_free(key: str) -> bool:
 
 
 def config_differences(stored: Mapping[str, Any], new: Mapping[str, Any], *, free: bool = True) -> list[str]:
-    """``"key: old -> new"`` for every differing leaf (keys in :data:`FREE_KEYS` left out when ``free``)."""
+    """``"key: old -> new"`` for every differing leaf (keys in :data:`FREE_KEYS` left out when ``free``; a key of
+    :data:`ADDED_KEYS` absent from ``stored`` and at its old value in ``new`` is no difference)."""
     a, b = flatten(stored), flatten(new)
     missing = object()
     out = []
     for key in sorted(set(a) | set(b)):
         old, value = a.get(key, missing), b.get(key, missing)
+        if old is missing and added_at_old_value(key, value):
+            continue
         if old != value and not (free and is_free(key)):
             show = lambda v: "(absent)" if v is missing else repr(v)  # noqa: E731
             out.append(f"{key}: {show(old)} -> {show(value)}")
