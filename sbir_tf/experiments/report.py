@@ -54,7 +54,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from sbir_tf.experiments import paper_numbers as P
-from sbir_tf.run.resume import ADDED_KEYS
+from sbir_tf.run.resume import ADDED_KEYS, added_at_old_value
 
 FG_METRICS = ("acc@1", "acc@5", "acc@10", "chance acc@1")
 ZS_METRICS = ("mAP@all", "P@100", "mAP@200", "P@200")
@@ -348,17 +348,14 @@ def identity(record: Record) -> dict:
 RUN_ONLY_FIELDS = ("device", "commit")
 
 
-#: Config keys added after records were made, with the value every run before them had
-#: (:data:`sbir_tf.run.resume.ADDED_KEYS`, as ``(section, key)``): a record without the key and a record holding that
-#: value group together (the setting did not change, only the config's schema).
-ADDED_CONFIG_KEYS = {tuple(key.split(".", 1)): value for key, value in ADDED_KEYS.items()}
 #: Renamed keys: old ``(section, key)`` -> new ``(section, key)`` and the new value of each old value.
 RENAMED_CONFIG_KEYS = {("train", "mixed_precision"): (("train", "precision"), {False: "float32", True: "float16"})}
 
 
 def comparable_config(config: dict) -> dict:
     """``config`` without its seed and in the current schema (:data:`RENAMED_CONFIG_KEYS` renamed,
-    :data:`ADDED_CONFIG_KEYS` at their old value dropped), so that seeds of one setting recorded by different
+    keys of :data:`sbir_tf.run.resume.ADDED_KEYS` at their old value dropped: a record without the key and a record
+    holding that value group together), so that seeds of one setting recorded by different
     versions of the package compare equal, and any real difference still separates them."""
     config = copy.deepcopy(config)
     (config.get("train") or {}).pop("seed", None)
@@ -366,11 +363,11 @@ def comparable_config(config: dict) -> dict:
         block = config.get(section)
         if isinstance(block, dict) and key in block and block[key] in values:
             config.setdefault(new_section, {})[new_key] = values[block.pop(key)]
-    for (section, key), old_value in ADDED_CONFIG_KEYS.items():
+    for dotted in ADDED_KEYS:
+        section, key = dotted.split(".", 1)
         block = config.get(section)
-        value = block.get(key) if isinstance(block, dict) else None
-        if type(value) is type(old_value) and value == old_value:  # 0 is not False: a changed type is a change
-            del block[key]
+        if isinstance(block, dict) and key in block and added_at_old_value(dotted, block[key]):
+            del block[key]  # 0 is not False: a changed type is a change
     return config
 
 
