@@ -51,13 +51,18 @@
 #      data.flip=false, the paper's augmentation is crops only) or the positive photo with its sketch (`pairflip`:
 #      data.flip_pairs=true; a Sketchy sketch is drawn over its photo and faces the same way)
 #  17. the winner of part 16 with both variants over 3 seeds (when it is part 14's winner, part 15 holds its grid)
+#  18. the negatives, chosen as in part 14 on top of the winners of parts 14 and 16 (same held-out instances, same
+#      rule, fixed in this script before its run): a same-class negative with p = 0.5 (the default, part 16's winner
+#      as recorded) or always (`hn10`: data.hard_negative_prob=1.0; a class with one training photo still draws
+#      its negative from another class)
+#  19. the winner of part 18 with both variants over 3 seeds (when it is part 16's winner, part 17 holds its grid)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps_bfloat16_<size>px/...
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # parts 9 and 12: 60 training instances held out, their sketches read in full against their photos and every
@@ -85,6 +90,29 @@ flip_sets() {
     pairflip) echo "data.flip_pairs=true" ;;
     *) echo "unknown part-16 setting $1" >&2; return 2 ;;
   esac
+}
+# part 16's winner as recorded: `noflip`, `pairflip`, or part 14's winner (flips as before)
+flip_winner() {
+  local head; head=$(head_winner)
+  python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" "$val_flip" \
+    | tail -n 1 | cut -d' ' -f2
+}
+# part 18: the negative settings beside the winners of parts 14 and 16, and their overrides
+val_neg=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px
+neg_sets() {
+  case $1 in
+    hn10) echo "data.hard_negative_prob=1.0" ;;
+    *) echo "unknown part-18 setting $1" >&2; return 2 ;;
+  esac
+}
+# the overrides and the name of the winners of parts 14 and 16 together (`cls10_noflip` as recorded)
+head_flip_sets() {
+  local head flip; head=$(head_winner); flip=$(flip_winner)
+  if [ "$flip" = "$head" ]; then head_sets "$head"; else echo "$(head_sets "$head") $(flip_sets "$flip")"; fi
+}
+head_flip_name() {
+  local head flip; head=$(head_winner); flip=$(flip_winner)
+  if [ "$flip" = "$head" ]; then echo "$head"; else echo "${head}_$flip"; fi
 }
 for part in ${parts[@]}; do
   case $part in
@@ -182,20 +210,40 @@ for part in ${parts[@]}; do
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_flip"
         python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" "$val_flip" ;;
     17) head=$(head_winner)
-        winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" \
-          "$val_flip" | tail -n 1 | cut -d' ' -f2)
+        winner=$(flip_winner)
         echo "[fg_campaign] part 16 winner: $winner (on part 14's $head)" >&2
         if [ "$winner" = "$head" ]; then
           echo "[fg_campaign] part 17: part 14's winner stands; part 15 holds its grid" >&2
         else
-          name="${head}_$winner"
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
-            EXTRA_SETS="$(head_sets "$head") $(flip_sets "$winner")" \
+          name=$(head_flip_name)
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$(head_flip_sets)" \
             bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse_bfloat16_$name" vgg16 vgg16-D
           grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
           record "$runs/k3_pixel_mse_bfloat16_$name" "$grid"
           python "$scripts/plot_fg_validation.py" "$grid"
         fi ;;
-    *) echo "unknown part $part (1-17)" >&2; exit 2 ;;
+    18) flip=$(flip_winner)
+        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
+          EXTRA_SETS="$held_out $(head_flip_sets) $(neg_sets hn10)" \
+          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_negatives/hn10" vgg16-D
+        record "$runs/val60_negatives" "$val_neg"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_neg"
+        python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" ;;
+    19) flip=$(flip_winner)
+        winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" \
+          | tail -n 1 | cut -d' ' -f2)
+        echo "[fg_campaign] part 18 winner: $winner (on part 16's $flip)" >&2
+        if [ "$winner" = "$flip" ]; then
+          echo "[fg_campaign] part 19: part 16's winner stands; part 17 holds its grid" >&2
+        else
+          name="$(head_flip_name)_$winner"
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
+            EXTRA_SETS="$(head_flip_sets) $(neg_sets "$winner")" \
+            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse_bfloat16_$name" vgg16 vgg16-D
+          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
+          record "$runs/k3_pixel_mse_bfloat16_$name" "$grid"
+          python "$scripts/plot_fg_validation.py" "$grid"
+        fi ;;
+    *) echo "unknown part $part (1-19)" >&2; exit 2 ;;
   esac
 done
