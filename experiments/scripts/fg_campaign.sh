@@ -65,6 +65,13 @@ runs=${RUNS:-runs/fg_campaign}
 parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
+# a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
+# then its record and validation plot: grid RUNS_DIR RECORDS_DIR
+grid() {
+  bash "$scripts/fg_sketchy_mini_frozen.sh" "$1" vgg16 vgg16-D
+  record "$1" "$2"
+  python "$scripts/plot_fg_validation.py" "$2"
+}
 # parts 9 and 12: 60 training instances held out, their sketches read in full against their photos and every
 # never-sketched photo every 250 steps
 held_out="data.val_instances=60 eval.val_queries=100000 eval.val_distractors=100000 train.eval_every=250"
@@ -116,9 +123,7 @@ head_flip_name() {
 }
 for part in ${parts[@]}; do
   case $part in
-    1) bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse" vgg16 vgg16-D
-       record "$runs/k5_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px
-       python "$scripts/plot_fg_validation.py" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px ;;
+    1) grid "$runs/k5_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px ;;
     2) FROZEN_BLOCKS=3 SEEDS=${SEEDS:-0} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse" vgg16-D
        record "$runs/k3_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px ;;
     3) SCHEDULE=joint SEEDS=${SEEDS:-0} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_pixel_mse_joint" vgg16
@@ -128,9 +133,8 @@ for part in ${parts[@]}; do
     5) CATEGORIES="shoes chairs" SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_qmul_v1_frozen.sh" "$runs/qmul_k5_pixel_mse" \
          vgg16 vgg16-D
        record "$runs/qmul_k5_pixel_mse" experiments/fg_qmul_v1_imagenet-offline_pixel_mse_k5_112px ;;
-    6) FROZEN_BLOCKS=3 SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse" vgg16 vgg16-D
-       record "$runs/k3_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px
-       python "$scripts/plot_fg_validation.py" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px ;;
+    6) FROZEN_BLOCKS=3 SEEDS=${SEEDS:-0 1 2} grid "$runs/k3_pixel_mse" \
+         experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_112px ;;
     7) for sharing in hybrid heterogeneous; do
          SHARING=$sharing SEEDS=${SEEDS:-0 1 2} bash "$scripts/fg_sketchy_mini_frozen.sh" \
            "$runs/k5_pixel_mse_$sharing" vgg16
@@ -156,9 +160,7 @@ for part in ${parts[@]}; do
         echo "[fg_campaign] part 9 winner: k$frozen, $steps steps; precision $precision" >&2
         name=k${frozen}_${steps}steps; [ "$precision" != float32 ] && name="${name}_$precision"
         FROZEN_BLOCKS=$frozen STEPS=$steps SEEDS=${SEEDS:-0 1 2} PRECISION=$precision \
-          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/${name}_pixel_mse" vgg16 vgg16-D
-        record "$runs/${name}_pixel_mse" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_112px"
-        python "$scripts/plot_fg_validation.py" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_112px" ;;
+          grid "$runs/${name}_pixel_mse" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_112px" ;;
     12) IMAGE_SIZE=224 FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS=$held_out \
           bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_224px/k3_1000_bfloat16" vgg16-D
         record "$runs/val60_224px" "$val224"
@@ -171,10 +173,7 @@ for part in ${parts[@]}; do
         else
           name=k${frozen}_${steps}steps_bfloat16
           IMAGE_SIZE=$size FROZEN_BLOCKS=$frozen STEPS=$steps SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
-            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/${name}_${size}px_pixel_mse" vgg16 vgg16-D
-          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_${size}px"
-          record "$runs/${name}_${size}px_pixel_mse" "$grid"
-          python "$scripts/plot_fg_validation.py" "$grid"
+            grid "$runs/${name}_${size}px_pixel_mse" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_${size}px"
         fi ;;
     14) for setting in ${head_order//,/ }; do
           sets=$(head_sets "$setting")
@@ -189,17 +188,9 @@ for part in ${parts[@]}; do
         read -r _ setting <<< "$winner"
         sets=$(head_sets "$setting")
         echo "[fg_campaign] part 14 winner: $setting ($sets)" >&2
-        if [ "$setting" = base ]; then
-          grid_runs="$runs/k3_pixel_mse_bfloat16"
-          grid=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_112px
-        else
-          grid_runs="$runs/k3_pixel_mse_bfloat16_$setting"
-          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${setting}_112px"
-        fi
+        name=k3_pixel_mse_bfloat16; [ "$setting" != base ] && name="${name}_$setting"
         FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$sets" \
-          bash "$scripts/fg_sketchy_mini_frozen.sh" "$grid_runs" vgg16 vgg16-D
-        record "$grid_runs" "$grid"
-        python "$scripts/plot_fg_validation.py" "$grid" ;;
+          grid "$runs/$name" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_${name#k3_pixel_mse_}_112px" ;;
     16) head=$(head_winner)
         for setting in noflip pairflip; do
           sets="$(head_sets "$head") $(flip_sets "$setting")"
@@ -217,10 +208,8 @@ for part in ${parts[@]}; do
         else
           name=$(head_flip_name)
           FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$(head_flip_sets)" \
-            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse_bfloat16_$name" vgg16 vgg16-D
-          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
-          record "$runs/k3_pixel_mse_bfloat16_$name" "$grid"
-          python "$scripts/plot_fg_validation.py" "$grid"
+            grid "$runs/k3_pixel_mse_bfloat16_$name" \
+            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
         fi ;;
     18) flip=$(flip_winner)
         FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
@@ -239,10 +228,8 @@ for part in ${parts[@]}; do
           name="$(head_flip_name)_$winner"
           FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
             EXTRA_SETS="$(head_flip_sets) $(neg_sets "$winner")" \
-            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k3_pixel_mse_bfloat16_$name" vgg16 vgg16-D
-          grid="experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
-          record "$runs/k3_pixel_mse_bfloat16_$name" "$grid"
-          python "$scripts/plot_fg_validation.py" "$grid"
+            grid "$runs/k3_pixel_mse_bfloat16_$name" \
+            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
         fi ;;
     *) echo "unknown part $part (1-19)" >&2; exit 2 ;;
   esac
