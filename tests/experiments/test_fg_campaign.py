@@ -1,0 +1,127 @@
+"""experiments/scripts/fg_campaign.sh: the commands each part issues, read from the committed held-out records.
+
+The script runs in a copy of ``experiments/scripts`` whose training, recording and plotting scripts are stubs that
+log their arguments and options; ``fg_select.py`` is the real one, and the held-out record folders the selections
+read are linked from the checkout. A wrong winner, a lost override or a grid written to the wrong folder fails here,
+before hours of CPU time go to it."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "experiments" / "scripts"
+HELD_OUT = ("fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px",
+            "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_224px",
+            "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_head_112px",
+            "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px")
+STUBS = ("fg_sketchy_mini_frozen.sh", "fg_qmul_v1_frozen.sh", "record_fg_seeds.sh")
+OPTIONS = ("FROZEN_BLOCKS", "STEPS", "SEEDS", "PRECISION", "IMAGE_SIZE", "EXTRA_SETS")
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="fg_campaign.sh needs bash")
+
+
+@pytest.fixture
+def campaign(tmp_path):
+    """A tree with the campaign script, the real selection script, stubs and the committed held-out records."""
+    scripts = tmp_path / "experiments" / "scripts"
+    scripts.mkdir(parents=True)
+    shutil.copy(SCRIPTS / "fg_campaign.sh", scripts)
+    shutil.copy(SCRIPTS / "fg_select.py", scripts)
+    log = tmp_path / "calls.jsonl"
+    options = " ".join(f'\\"{name}\\": \\"${{{name}:-}}\\",' for name in OPTIONS)
+    for name in STUBS:
+        (scripts / name).write_text(
+            "#!/usr/bin/env bash\n"
+            f'printf "%s\\n" "{{{options} \\"script\\": \\"{name}\\", \\"args\\": \\"$*\\"}}" >> "{log}"\n')
+    (scripts / "plot_fg_validation.py").write_text(
+        "import json, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps({{'script': 'plot_fg_validation.py', 'args': ' '.join(sys.argv[1:])}}) + '\\n')\n")
+    for folder in HELD_OUT:
+        if not (REPO / "experiments" / folder).is_dir():
+            pytest.skip(f"the committed record experiments/{folder} is absent")
+        os.symlink(REPO / "experiments" / folder, tmp_path / "experiments" / folder)
+
+    def run(*parts, env=None):
+        result = subprocess.run(["bash", str(scripts / "fg_campaign.sh"), *parts], capture_output=True, text=True,
+                                env={**os.environ, **(env or {})}, timeout=120)
+        calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        log.unlink(missing_ok=True)
+        return result, calls
+
+    run.root = tmp_path
+    return run
+
+
+def test_part17_runs_the_recorded_winners_over_three_seeds(campaign):
+    result, calls = campaign("17")
+    assert result.returncode == 0, result.stderr
+    assert "part 16 winner: noflip (on part 14's cls10)" in result.stderr
+    train, record, plot = calls
+    assert train["script"] == "fg_sketchy_mini_frozen.sh"
+    assert train["args"] == "runs/fg_campaign/k3_pixel_mse_bfloat16_cls10_noflip vgg16 vgg16-D"
+    assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"]) == ("3", "1000", "0 1 2",
+                                                                                             "bfloat16")
+    assert train["EXTRA_SETS"].split() == ["model.classifier_scale=10", "data.flip=false"]
+    grid = "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_cls10_noflip_112px"
+    assert record["args"] == f"runs/fg_campaign/k3_pixel_mse_bfloat16_cls10_noflip {grid}"
+    assert plot == {"script": "plot_fg_validation.py", "args": grid}
+
+
+def test_part15_names_its_grid_after_part14s_winner(campaign):
+    result, calls = campaign("15", env={"SEEDS": "1 2"})
+    assert result.returncode == 0, result.stderr
+    train, record, _ = calls
+    assert train["SEEDS"] == "1 2"
+    assert train["EXTRA_SETS"].split() == ["model.classifier_scale=10"]
+    assert record["args"].split()[1] == "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_cls10_112px"
+
+
+def test_part18_trains_one_held_out_run_on_top_of_both_winners(campaign):
+    result, calls = campaign("18")
+    # the record folder of part 18 does not exist in this tree, so its selection step stops the part
+    assert result.returncode != 0
+    train = calls[0]
+    assert train["args"] == "runs/fg_campaign/val60_negatives/hn10 vgg16-D"
+    assert train["SEEDS"] == "0"
+    sets = train["EXTRA_SETS"].split()
+    assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
+    assert sets[-3:] == ["model.classifier_scale=10", "data.flip=false", "data.hard_negative_prob=1.0"]
+
+
+def write_held_out_record(root: Path, setting: str, hits10: int, hits: int = 10, queries: int = 332):
+    record = root / setting / "vgg16-D" / "seed0"
+    record.mkdir(parents=True)
+    (record / "config.json").write_text(json.dumps({"model": {"frozen_blocks": 3}, "train": {"steps": 1000},
+                                                    "data": {"image_size": 112}}))
+    (record / "metrics.json").write_text(json.dumps({"validation_queries": queries}))
+    (record / "validation.json").write_text(json.dumps(
+        [{"step": 1000, "val/acc@1": hits / queries, "val/acc@10": hits10 / queries}]))
+
+
+@pytest.mark.parametrize("hits10, grid", [(52, "cls10_noflip_hn10"), (51, None), (40, None)])
+def test_part19_runs_a_grid_only_when_part18_beats_part16(campaign, hits10, grid):
+    # part 16's `noflip` record holds 51 top-10 hits and 13 acc@1 hits at its last step; a tie on both goes to it
+    write_held_out_record(campaign.root / "experiments" / "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px",
+                          "hn10", hits10, hits=13)
+    result, calls = campaign("19")
+    assert result.returncode == 0, result.stderr
+    if grid is None:
+        assert calls == []
+        assert "part 19: part 16's winner stands" in result.stderr
+    else:
+        train = calls[0]
+        assert train["args"] == f"runs/fg_campaign/k3_pixel_mse_bfloat16_{grid} vgg16 vgg16-D"
+        assert train["EXTRA_SETS"].split() == ["model.classifier_scale=10", "data.flip=false",
+                                               "data.hard_negative_prob=1.0"]
+        assert calls[1]["args"].endswith(f"experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_{grid}_112px")
+
+
+def test_an_unknown_part_is_an_error(campaign):
+    result, calls = campaign("20")
+    assert result.returncode == 2
+    assert "unknown part 20 (1-19)" in result.stderr
+    assert calls == []
