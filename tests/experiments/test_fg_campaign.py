@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.experiments.test_fg_select import write_head_setting
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "experiments" / "scripts"
 HELD_OUT = ("fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px",
@@ -92,21 +94,11 @@ def test_part18_trains_one_held_out_run_on_top_of_both_winners(campaign):
     assert sets[-3:] == ["model.classifier_scale=10", "data.flip=false", "data.hard_negative_prob=1.0"]
 
 
-def write_held_out_record(root: Path, setting: str, hits10: int, hits: int = 10, queries: int = 332):
-    record = root / setting / "vgg16-D" / "seed0"
-    record.mkdir(parents=True)
-    (record / "config.json").write_text(json.dumps({"model": {"frozen_blocks": 3}, "train": {"steps": 1000},
-                                                    "data": {"image_size": 112}}))
-    (record / "metrics.json").write_text(json.dumps({"validation_queries": queries}))
-    (record / "validation.json").write_text(json.dumps(
-        [{"step": 1000, "val/acc@1": hits / queries, "val/acc@10": hits10 / queries}]))
-
-
 @pytest.mark.parametrize("hits10, grid", [(52, "cls10_noflip_hn10"), (51, None), (40, None)])
 def test_part19_runs_a_grid_only_when_part18_beats_part16(campaign, hits10, grid):
     # part 16's `noflip` record holds 51 top-10 hits and 13 acc@1 hits at its last step; a tie on both goes to it
-    write_held_out_record(campaign.root / "experiments" / "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px",
-                          "hn10", hits10, hits=13)
+    write_head_setting(campaign.root / "experiments" / "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px",
+                       "hn10", hits1=13, hits10=hits10)
     result, calls = campaign("19")
     assert result.returncode == 0, result.stderr
     if grid is None:
