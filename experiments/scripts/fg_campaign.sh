@@ -98,10 +98,9 @@ flip_sets() {
     *) echo "unknown part-16 setting $1" >&2; return 2 ;;
   esac
 }
-# part 16's winner as recorded: `noflip`, `pairflip`, or part 14's winner (flips as before)
+# part 16's winner as recorded, on part 14's winner HEAD: `noflip`, `pairflip`, or HEAD (flips as before)
 flip_winner() {
-  local head; head=$(head_winner)
-  python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" "$val_flip" \
+  python "$scripts/fg_select.py" --rule acc10 --order "$1,noflip,pairflip" "$val_head/$1" "$val_flip" \
     | tail -n 1 | cut -d' ' -f2
 }
 # part 18: the negative settings beside the winners of parts 14 and 16, and their overrides
@@ -112,15 +111,9 @@ neg_sets() {
     *) echo "unknown part-18 setting $1" >&2; return 2 ;;
   esac
 }
-# the overrides and the name of the winners of parts 14 and 16 together (`cls10_noflip` as recorded)
-head_flip_sets() {
-  local head flip; head=$(head_winner); flip=$(flip_winner)
-  if [ "$flip" = "$head" ]; then head_sets "$head"; else echo "$(head_sets "$head") $(flip_sets "$flip")"; fi
-}
-head_flip_name() {
-  local head flip; head=$(head_winner); flip=$(flip_winner)
-  if [ "$flip" = "$head" ]; then echo "$head"; else echo "${head}_$flip"; fi
-}
+# the overrides and the name of the winners HEAD and FLIP of parts 14 and 16 together (`cls10_noflip` as recorded)
+head_flip_sets() { if [ "$2" = "$1" ]; then head_sets "$1"; else echo "$(head_sets "$1") $(flip_sets "$2")"; fi; }
+head_flip_name() { if [ "$2" = "$1" ]; then echo "$1"; else echo "${1}_$2"; fi; }
 for part in ${parts[@]}; do
   case $part in
     1) grid "$runs/k5_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px ;;
@@ -201,33 +194,34 @@ for part in ${parts[@]}; do
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_flip"
         python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" "$val_flip" ;;
     17) head=$(head_winner)
-        winner=$(flip_winner)
+        winner=$(flip_winner "$head")
         echo "[fg_campaign] part 16 winner: $winner (on part 14's $head)" >&2
         if [ "$winner" = "$head" ]; then
           echo "[fg_campaign] part 17: part 14's winner stands; part 15 holds its grid" >&2
         else
-          name=$(head_flip_name)
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$(head_flip_sets)" \
+          name=$(head_flip_name "$head" "$winner")
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
+            EXTRA_SETS="$(head_flip_sets "$head" "$winner")" \
             grid "$runs/k3_pixel_mse_bfloat16_$name" \
             "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
         fi ;;
-    18) flip=$(flip_winner)
+    18) head=$(head_winner); flip=$(flip_winner "$head")
         FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
-          EXTRA_SETS="$held_out $(head_flip_sets) $(neg_sets hn10)" \
+          EXTRA_SETS="$held_out $(head_flip_sets "$head" "$flip") $(neg_sets hn10)" \
           bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_negatives/hn10" vgg16-D
         record "$runs/val60_negatives" "$val_neg"
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_neg"
         python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" ;;
-    19) flip=$(flip_winner)
+    19) head=$(head_winner); flip=$(flip_winner "$head")
         winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" \
           | tail -n 1 | cut -d' ' -f2)
         echo "[fg_campaign] part 18 winner: $winner (on part 16's $flip)" >&2
         if [ "$winner" = "$flip" ]; then
           echo "[fg_campaign] part 19: part 16's winner stands; part 17 holds its grid" >&2
         else
-          name="$(head_flip_name)_$winner"
+          name="$(head_flip_name "$head" "$flip")_$winner"
           FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
-            EXTRA_SETS="$(head_flip_sets) $(neg_sets "$winner")" \
+            EXTRA_SETS="$(head_flip_sets "$head" "$flip") $(neg_sets "$winner")" \
             grid "$runs/k3_pixel_mse_bfloat16_$name" \
             "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
         fi ;;
