@@ -56,13 +56,20 @@
 #      as recorded) or always (`hn10`: data.hard_negative_prob=1.0; a class with one training photo still draws
 #      its negative from another class)
 #  19. the winner of part 18 with both variants over 3 seeds (when it is part 16's winner, part 17 holds its grid)
+#  20. the triplet term and the crops, chosen as in part 14 on top of the winners of parts 14, 16 and 18 (same
+#      held-out instances, same rule, fixed in this script before its runs): as recorded (the unchanged setting,
+#      named first for ties), L_T weighted 10 (`lt10`: loss.lambda_t=10; L_C is about 80 times L_T at step 1,000) or
+#      the positive photo cropped at its sketch's window (`croppairs`: data.crop_pairs=true; the test pairs a sketch
+#      and its photo at the same centre crop)
+#  21. the winner of part 20 with both variants over 3 seeds (when it is the unchanged setting, its grid is held by
+#      part 17 or 19)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps_bfloat16_<size>px/...
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
@@ -114,6 +121,25 @@ neg_sets() {
 # the overrides and the name of the winners HEAD and FLIP of parts 14 and 16 together (`cls10_noflip` as recorded)
 head_flip_sets() { if [ "$2" = "$1" ]; then head_sets "$1"; else echo "$(head_sets "$1") $(flip_sets "$2")"; fi; }
 head_flip_name() { if [ "$2" = "$1" ]; then echo "$1"; else echo "${1}_$2"; fi; }
+# part 18's winner on part 16's winner FLIP: FLIP itself (p = 0.5 as recorded) or `hn10`
+neg_winner() {
+  python "$scripts/fg_select.py" --rule acc10 --order "$1,hn10" "$val_flip/$1" "$val_neg" | tail -n 1 | cut -d' ' -f2
+}
+# part 20: the triplet-weight and crop settings beside the winner of parts 14, 16 and 18, and their overrides
+val_tc=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crops_112px
+tc_sets() {
+  case $1 in
+    lt10) echo "loss.lambda_t=10" ;;
+    croppairs) echo "data.crop_pairs=true" ;;
+    *) echo "unknown part-20 setting $1" >&2; return 2 ;;
+  esac
+}
+# the record folder, overrides and name of part 18's winner NEG on the winners HEAD and FLIP
+neg_record() { if [ "$3" = "$2" ]; then echo "$val_flip/$2"; else echo "$val_neg/$3"; fi; }
+neg_sets_of() {
+  if [ "$3" = "$2" ]; then head_flip_sets "$1" "$2"; else echo "$(head_flip_sets "$1" "$2") $(neg_sets "$3")"; fi
+}
+neg_name() { if [ "$3" = "$2" ]; then head_flip_name "$1" "$2"; else echo "$(head_flip_name "$1" "$2")_$3"; fi; }
 for part in ${parts[@]}; do
   case $part in
     1) grid "$runs/k5_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px ;;
@@ -225,6 +251,29 @@ for part in ${parts[@]}; do
             grid "$runs/k3_pixel_mse_bfloat16_$name" \
             "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
         fi ;;
-    *) echo "unknown part $part (1-19)" >&2; exit 2 ;;
+    20) head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
+        for setting in lt10 croppairs; do
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
+            EXTRA_SETS="$held_out $(neg_sets_of "$head" "$flip" "$neg") $(tc_sets "$setting")" \
+            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_triplet_crops/$setting" vgg16-D
+        done
+        record "$runs/val60_triplet_crops" "$val_tc"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_tc"
+        python "$scripts/fg_select.py" --rule acc10 --order "$neg,lt10,croppairs" \
+          "$(neg_record "$head" "$flip" "$neg")" "$val_tc" ;;
+    21) head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
+        winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$neg,lt10,croppairs" \
+          "$(neg_record "$head" "$flip" "$neg")" "$val_tc" | tail -n 1 | cut -d' ' -f2)
+        echo "[fg_campaign] part 20 winner: $winner (on part 18's $neg)" >&2
+        if [ "$winner" = "$neg" ]; then
+          echo "[fg_campaign] part 21: part 18's winner stands; part 17 or 19 holds its grid" >&2
+        else
+          name="$(neg_name "$head" "$flip" "$neg")_$winner"
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
+            EXTRA_SETS="$(neg_sets_of "$head" "$flip" "$neg") $(tc_sets "$winner")" \
+            grid "$runs/k3_pixel_mse_bfloat16_$name" \
+            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
+        fi ;;
+    *) echo "unknown part $part (1-21)" >&2; exit 2 ;;
   esac
 done
