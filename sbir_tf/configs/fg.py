@@ -77,11 +77,13 @@ def paper() -> Config:
         # of the test split is read instead, as a monitor that selects nothing; the paper has no validation set)
         # flip: horizontal mirroring, not in the paper ("We randomly cropped ... for data augmentation", Sec. 4: crops
         # only), off in every preset since fg_campaign.sh 16 measured crops only as the better reading on held-out
-        # Sketchy instances; flip_pairs: with flip, the positive photo mirrored exactly when its sketch is
+        # Sketchy instances; flip_pairs: with flip, the positive photo mirrored exactly when its sketch is;
+        # crop_pairs: the positive photo cropped at its sketch's random window (the paper does not say whether a
+        # sketch and its photo share a crop; off in every preset)
         data=dict(dataset="sketchy", root=None, prepared_dir=None, category=None,
                   sketch_rendering=CENTRED_SKETCH_RENDERING, photo_rendering=DEFAULT_RENDERING, image_size=224,
-                  load_size=None, hard_negative_prob=0.5, flip=False, flip_pairs=False, split_seed=0,
-                  val_instances=0),
+                  load_size=None, hard_negative_prob=0.5, flip=False, flip_pairs=False, crop_pairs=False,
+                  split_seed=0, val_instances=0),
         model=model,
         loss=_loss_hyperparams(),
         train=dict(steps=schedules.PAPER_TOTAL_STEPS, batch_size=hp.batch_size,

@@ -5,7 +5,9 @@ Details": an anchor sketch, its positive photo (the photo of the same instance) 
 to ``load_size`` then randomly cropped to ``image_size`` ("We randomly cropped an original 256x256 sketch/photo of
 size 224x224") and, with ``flip``, randomly mirrored (not in the paper; off in every preset): each image on its
 own draw, or with ``flip_pairs`` the positive photo on its sketch's draw (a Sketchy sketch is drawn over its photo
-and faces the same way); the decoder target is the *same* crop/flip of the anchor sketch in [-1, 1]. Which Sketchy
+and faces the same way). The crop windows are drawn the same way: each image its own, or with ``crop_pairs`` the
+positive photo at its sketch's window (the paper does not say which; evaluation crops both at the centre). The
+decoder target is the *same* crop/flip of the anchor sketch in [-1, 1]. Which Sketchy
 rendering the sketches and photos come from is the reader's choice (:func:`sbir_tf.data.sketchy.read_sketchy`).
 
 Reproducibility. Batch ``step`` is a pure function of ``(seed, step)``:
@@ -209,11 +211,12 @@ class TripletPlan:
     load_size: int
     flip: bool
     flip_pairs: bool = False  # with flip: the positive is mirrored exactly when its sketch is
+    crop_pairs: bool = False  # the positive is cropped at its sketch's window
 
     @classmethod
     def build(cls, sketches: Sequence[Record], photos: Sequence[Record], class_to_label: dict[str, int], *,
               batch_size: int, hard_negative_prob: float, seed: int, image_size: int, load_size: int,
-              flip: bool, flip_pairs: bool = False) -> "TripletPlan":
+              flip: bool, flip_pairs: bool = False, crop_pairs: bool = False) -> "TripletPlan":
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 <= hard_negative_prob <= 1.0:
@@ -265,6 +268,7 @@ class TripletPlan:
             photo_label=photo_label, class_start=class_start, class_count=class_count,
             batch_size=int(batch_size), hard_negative_prob=float(hard_negative_prob), seed=int(seed),
             image_size=int(image_size), load_size=int(load_size), flip=bool(flip), flip_pairs=bool(flip_pairs),
+            crop_pairs=bool(crop_pairs),
         )
 
     def step_indices(self, step) -> dict[str, tf.Tensor]:
@@ -310,6 +314,8 @@ class TripletPlan:
             out[f"ox_{name}"] = tf.cast(pick(7 + 2 * k, span), tf.int32)
         if self.flip_pairs:  # the positive on its sketch's draw; the negative keeps its own
             out["flip_positive"] = out["flip_sketch"]
+        if self.crop_pairs:  # the positive at its sketch's window; the negative keeps its own
+            out["oy_positive"], out["ox_positive"] = out["oy_sketch"], out["ox_sketch"]
         return out
 
     def indices_numpy(self, step: int) -> dict[str, np.ndarray]:
@@ -336,7 +342,8 @@ def _random_crop_flip(image, oy, ox, flip, size):
 def triplet_dataset(sketches: Sequence[Record], photos: Sequence[Record], class_to_label: dict[str, int], *,
                     arrays: dict | None = None, image_size: int = 224, load_size: int | None = None,
                     batch_size: int = 32, hard_negative_prob: float = 0.5, seed: int = 0, start_step: int = 0,
-                    flip: bool = True, flip_pairs: bool = False, on_error: str = "raise") -> tf.data.Dataset:
+                    flip: bool = True, flip_pairs: bool = False, crop_pairs: bool = False,
+                    on_error: str = "raise") -> tf.data.Dataset:
     """Infinite stream of training triplet batches; batch ``k`` depends only on ``(seed, start_step + k)``.
 
     Each element is a dict: ``sketch``, ``positive``, ``negative`` float32 ``[B, S, S, 3]`` VGG-preprocessed
@@ -348,12 +355,14 @@ def triplet_dataset(sketches: Sequence[Record], photos: Sequence[Record], class_
     class; a class with one instance always falls back to the latter. Sketches without a matching photo are
     dropped with a warning. ``load_size=None`` picks ``round(image_size * 256 / 224)``; images are resized to
     ``load_size`` squared, cropped at a random ``image_size`` window and mirrored with probability 1/2 (``flip``),
-    each on its own draw, or with ``flip_pairs`` the positive exactly when its sketch is.
+    each on its own draw, or with ``flip_pairs`` the positive exactly when its sketch is; with ``crop_pairs`` the
+    positive is cropped at its sketch's window.
     """
     load = _resolve_load_size(image_size, load_size)
     plan = TripletPlan.build(sketches, photos, class_to_label, batch_size=batch_size,
                              hard_negative_prob=hard_negative_prob, seed=seed, image_size=image_size,
-                             load_size=load, flip=flip, flip_pairs=flip_pairs)
+                             load_size=load, flip=flip, flip_pairs=flip_pairs,
+                             crop_pairs=crop_pairs)
     sketch_src = ImageSource(plan.sketches, arrays)
     photo_src = ImageSource(plan.photos, arrays)
     sketch_label = tf.constant(plan.sketch_label)

@@ -306,6 +306,14 @@ def _fg_setting(m: dict, config: dict | None = None) -> dict:
         model += ", no flips"
     elif data_config.get("flip_pairs"):
         model += ", flips paired"
+    if data_config.get("crop_pairs"):
+        model += ", crops paired"
+    hard = data_config.get("hard_negative_prob")
+    if hard is not None and float(hard) != 0.5:  # data.hard_negative_prob: 0.5 in every preset
+        model += f", same-class negatives p={float(hard):g}"
+    lambda_t = ((config or {}).get("loss") or {}).get("lambda_t")
+    if lambda_t is not None and float(lambda_t) != 1.0:  # loss.lambda_t: Eq. 1's lambda_T, 1 in the paper
+        model += f", lambda_T {float(lambda_t):g}"
     split = str(m.get("split", "?")).split(" ")[0]
     held_out = held_out_for_validation(config)
     if held_out:  # trained on fewer instances than the split's training set (data.val_instances)

@@ -41,7 +41,7 @@ FREE_KEYS = (
 #: the same run; any other value is a difference.
 ADDED_KEYS = {
     "data.val_instances": 0, "train.deterministic": False, "train.jit_compile": False,
-    "model.classifier_scale": 1.0, "data.flip_pairs": False,
+    "model.classifier_scale": 1.0, "data.flip_pairs": False, "data.crop_pairs": False,
 }
 
 

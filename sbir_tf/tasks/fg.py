@@ -264,7 +264,7 @@ class FGTask:
                                    arrays=data.index.arrays, image_size=d.image_size, load_size=d.load_size,
                                    batch_size=t.batch_size, hard_negative_prob=d.hard_negative_prob,
                                    seed=int(t.seed), start_step=start_step, flip=bool(d.flip),
-                                   flip_pairs=bool(d.flip_pairs))
+                                   flip_pairs=bool(d.flip_pairs), crop_pairs=bool(d.crop_pairs))
 
         return fg_step(model, cfg, dataset_fn, strategy=strategy)
 

@@ -183,6 +183,32 @@ def test_paired_flips_mirror_the_positive_with_its_sketch_and_the_negative_on_it
         np.testing.assert_array_equal(_rising(b["positive"]), _rising(b["sketch"]))
 
 
+def test_paired_crops_put_the_positive_at_its_sketchs_window_and_leave_the_rest_alone(tiny):
+    kw = dict(batch_size=16, hard_negative_prob=0.5, seed=5, image_size=16, load_size=20, flip=True)
+    paired = TripletPlan.build(tiny["sketches"], tiny["photos"], tiny["c2l"], crop_pairs=True, **kw)
+    unpaired = TripletPlan.build(tiny["sketches"], tiny["photos"], tiny["c2l"], **kw)
+    ix = [paired.indices_numpy(s) for s in range(8)]
+    own = [unpaired.indices_numpy(s) for s in range(8)]
+    for a, b in zip(ix, own):
+        for axis in ("oy", "ox"):
+            np.testing.assert_array_equal(a[f"{axis}_positive"], a[f"{axis}_sketch"])
+        for key in a:  # only the positive's window changes: negatives, flips, sketches and the rest as unpaired
+            if key not in ("oy_positive", "ox_positive"):
+                np.testing.assert_array_equal(a[key], b[key])
+    flat = lambda rows, key: np.concatenate([r[key] for r in rows])
+    assert (flat(own, "ox_positive") != flat(own, "ox_sketch")).mean() > 0.5  # unpaired: independent windows
+    assert (flat(ix, "ox_negative") != flat(ix, "ox_sketch")).mean() > 0.5
+    # in the pixels (no flips): the red ramp (about 8.7 per stored column) starts where its sketch's does
+    left_red = lambda images: _undo_vgg(images)[:, :, 0, 0].mean(axis=1)
+    for pair, most in ((True, 3.0), (False, None)):
+        gaps = np.concatenate([np.abs(left_red(b["positive"]) - left_red(b["sketch"]))
+                               for b in _take(_stream(tiny, batch_size=16, seed=5, flip=False, crop_pairs=pair), 4)])
+        if most is not None:
+            assert gaps.max() < most
+        else:
+            assert (gaps > 5.0).mean() > 0.5
+
+
 def test_eval_crop_is_the_centre_in_record_order(tiny):
     recs = tiny["photos"][:3]
     (batch,) = list(image_dataset(recs, image_size=16, load_size=20, batch_size=8))

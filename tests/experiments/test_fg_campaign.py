@@ -112,8 +112,61 @@ def test_part19_runs_a_grid_only_when_part18_beats_part16(campaign, hits10, grid
         assert calls[1]["args"].endswith(f"experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_{grid}_112px")
 
 
-def test_an_unknown_part_is_an_error(campaign):
+NEGATIVES = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px"
+TRIPLET_CROPS = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crops_112px"
+
+
+def link_negatives(campaign):
+    """Part 18's committed record, which parts 20 and 21 read to learn that p = 0.5 stayed."""
+    if not (REPO / "experiments" / NEGATIVES).is_dir():
+        pytest.skip(f"the committed record experiments/{NEGATIVES} is absent")
+    os.symlink(REPO / "experiments" / NEGATIVES, campaign.root / "experiments" / NEGATIVES)
+
+
+def test_part20_trains_two_held_out_runs_on_top_of_the_winners_of_parts_14_16_18(campaign):
+    link_negatives(campaign)
     result, calls = campaign("20")
+    # the record folder of part 20 does not exist in this tree, so its selection step stops the part
+    assert result.returncode != 0
+    lt10, croppairs = calls[:2]
+    assert lt10["args"] == "runs/fg_campaign/val60_triplet_crops/lt10 vgg16-D"
+    assert croppairs["args"] == "runs/fg_campaign/val60_triplet_crops/croppairs vgg16-D"
+    for train, change in ((lt10, "loss.lambda_t=10"), (croppairs, "data.crop_pairs=true")):
+        assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"]) == ("3", "1000", "0",
+                                                                                                 "bfloat16")
+        sets = train["EXTRA_SETS"].split()
+        assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
+        assert sets[-3:] == ["model.classifier_scale=10", "data.flip=false", change]
+    assert calls[2]["args"] == f"runs/fg_campaign/val60_triplet_crops experiments/{TRIPLET_CROPS}"
+
+
+@pytest.mark.parametrize("lt10, croppairs, grid", [
+    ((13, 52), (13, 40), "cls10_noflip_lt10"),
+    ((9, 52), (14, 52), "cls10_noflip_croppairs"),  # tied top-10 hits: more acc@1 hits win
+    ((13, 51), (10, 45), None),  # tied with part 16's `noflip` (51 and 13 hits): the unchanged setting stays
+    ((20, 50), (20, 30), None),
+])
+def test_part21_runs_a_grid_only_when_a_part20_setting_beats_the_recorded_one(campaign, lt10, croppairs, grid):
+    link_negatives(campaign)
+    for name, (hits1, hits10) in (("lt10", lt10), ("croppairs", croppairs)):
+        write_head_setting(campaign.root / "experiments" / TRIPLET_CROPS, name, hits1=hits1, hits10=hits10)
+    result, calls = campaign("21")
+    assert result.returncode == 0, result.stderr
+    if grid is None:
+        assert calls == []
+        assert "part 21: part 18's winner stands" in result.stderr
+    else:
+        train, record, plot = calls
+        assert train["args"] == f"runs/fg_campaign/k3_pixel_mse_bfloat16_{grid} vgg16 vgg16-D"
+        assert train["SEEDS"] == "0 1 2"
+        change = {"lt10": "loss.lambda_t=10", "croppairs": "data.crop_pairs=true"}[grid.rsplit("_", 1)[1]]
+        assert train["EXTRA_SETS"].split() == ["model.classifier_scale=10", "data.flip=false", change]
+        folder = f"experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_{grid}_112px"
+        assert record["args"].split()[1] == folder and plot["args"] == folder
+
+
+def test_an_unknown_part_is_an_error(campaign):
+    result, calls = campaign("22")
     assert result.returncode == 2
-    assert "unknown part 20 (1-19)" in result.stderr
+    assert "unknown part 22 (1-21)" in result.stderr
     assert calls == []
