@@ -238,9 +238,7 @@ for part in ${parts[@]}; do
         record "$runs/val60_negatives" "$val_neg"
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_neg"
         python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" ;;
-    19) head=$(head_winner); flip=$(flip_winner "$head")
-        winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" \
-          | tail -n 1 | cut -d' ' -f2)
+    19) head=$(head_winner); flip=$(flip_winner "$head"); winner=$(neg_winner "$flip")
         echo "[fg_campaign] part 18 winner: $winner (on part 16's $flip)" >&2
         if [ "$winner" = "$flip" ]; then
           echo "[fg_campaign] part 19: part 16's winner stands; part 17 holds its grid" >&2
