@@ -236,7 +236,7 @@ for part in ${parts[@]}; do
           EXTRA_SETS="$held_out $(head_flip_sets "$head" "$flip") $(neg_sets hn10)" \
           bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_negatives/hn10" vgg16-D
         record "$runs/val60_negatives" "$val_neg"
-        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_neg"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_neg" --beside "$val_flip/$flip"
         python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" ;;
     19) head=$(head_winner); flip=$(flip_winner "$head"); winner=$(neg_winner "$flip")
         echo "[fg_campaign] part 18 winner: $winner (on part 16's $flip)" >&2
@@ -256,7 +256,7 @@ for part in ${parts[@]}; do
             bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_triplet_crops/$setting" vgg16-D
         done
         record "$runs/val60_triplet_crops" "$val_tc"
-        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_tc"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_tc" --beside "$(neg_record "$head" "$flip" "$neg")"
         python "$scripts/fg_select.py" --rule acc10 --order "$neg,lt10,croppairs" \
           "$(neg_record "$head" "$flip" "$neg")" "$val_tc" ;;
     21) head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")

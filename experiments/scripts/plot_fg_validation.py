@@ -2,7 +2,10 @@
 per ``<variant>/seed<k>`` record (colour = seed, line style = variant), drawn with ``sbir_tf.eval.figures.curves``.
 
     python experiments/scripts/plot_fg_validation.py experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px \
-        [--metric acc@1] [--out RECORDS_DIR/validation_acc@1.png]
+        [--metric acc@1] [--out RECORDS_DIR/validation_acc@1.png] [--beside SETTING_DIR ...]
+
+``--beside`` adds the curves of settings recorded elsewhere (a ``<setting>`` folder holding ``<variant>/seed<k>``,
+e.g. the unchanged setting a held-out choice compares against), labelled ``<setting>/<variant> seed<k>``.
 
 Each record's validation rows are read from ``validation.json`` (written by ``record_fg_seeds.sh`` from the run's
 TensorBoard events) or, failing that, from the ``val/*`` entries of its ``history.jsonl``.
@@ -50,6 +53,15 @@ def campaign_series(root: Path, metric: str) -> dict[str, list[tuple[int, float]
     return series
 
 
+def beside_series(settings: list[Path], metric: str) -> dict[str, list[tuple[int, float]]]:
+    """:func:`campaign_series` of each ``<setting>`` folder, its names prefixed with the folder's name."""
+    series = {}
+    for setting in settings:
+        series.update({f"{setting.name}/{name}": points
+                       for name, points in campaign_series(setting, metric).items()})
+    return series
+
+
 def record_slice(record: Path) -> str:
     """What one record's curve was read on, from its ``config.json`` and ``metrics.json``: "100 queries of the test
     split, a monitor" (``data.val_instances`` = 0) or "sketches of 30 held-out training instances"."""
@@ -84,11 +96,19 @@ def main(argv=None) -> int:
                         help="campaign records folder holding <variant>/seed<k>/ (or <setting>/<variant>/seed<k>/)")
     parser.add_argument("--metric", default="acc@1", choices=("acc@1", "acc@5", "acc@10"))
     parser.add_argument("--out", type=Path, help="PNG to write (default RECORDS/validation_<metric>.png)")
+    parser.add_argument("--beside", type=Path, nargs="+", default=[],
+                        help="<setting> folders recorded elsewhere whose curves are drawn too")
     args = parser.parse_args(argv)
     series = campaign_series(args.records, args.metric)
     if not series:
         print(f"no validation rows under {args.records} (<variant>/seed<k>/)", file=sys.stderr)
         return 2
+    for setting in args.beside:
+        extra = beside_series([setting], args.metric)
+        if not extra:
+            print(f"no validation rows under --beside {setting} (<variant>/seed<k>/)", file=sys.stderr)
+            return 2
+        series.update(extra)
     out = args.out or args.records / f"validation_{args.metric}.png"
     seeds = sorted({name.split(" ")[1] for name in series})
     variants = sorted({name.split(" ")[0] for name in series})

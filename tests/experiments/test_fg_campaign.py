@@ -138,6 +138,9 @@ def test_part20_trains_two_held_out_runs_on_top_of_the_winners_of_parts_14_16_18
         assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
         assert sets[-3:] == ["model.classifier_scale=10", "data.flip=false", change]
     assert calls[2]["args"] == f"runs/fg_campaign/val60_triplet_crops experiments/{TRIPLET_CROPS}"
+    # the plot draws part 16's recorded `noflip` (the unchanged setting) beside the two new runs
+    assert calls[3] == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{TRIPLET_CROPS} "
+                        "--beside experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px/noflip"}
 
 
 @pytest.mark.parametrize("lt10, croppairs, grid", [
