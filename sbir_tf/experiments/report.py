@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -222,11 +223,24 @@ def runs_of(record: Record) -> list[Run]:
 
 
 # ------------------------------------------------------------------------------------------------ setting
+def cpu_name(name: str) -> str:
+    """A CPU's model name without trademarks and filler: "Intel(R) Xeon(R) Processor" -> "Intel Xeon"."""
+    name = re.sub(r"\((R|TM|r|tm)\)", "", str(name or ""))
+    name = re.sub(r"\s+(CPU|Processor)\b.*$", "", name.strip())
+    return " ".join(name.split())
+
+
 def _device(env: dict) -> str:
+    """"GPU x<n>", or "CPU (<cores> cores, <model>)": speed, and the rounding of low-precision kernels, depend on
+    the CPU model (environment.json's ``cpu``), so seeds run on different machines show both."""
+    if not env:
+        return "unknown"
     gpus = env.get("gpus") or []
     if gpus:
         return f"GPU x{len(gpus)}"
-    return "CPU" + (f" ({env['cores']} cores)" if env.get("cores") else "") if env else "unknown"
+    parts = [f"{env['cores']} cores"] if env.get("cores") else []
+    parts += [cpu_name(env["cpu"])] if cpu_name(env.get("cpu")) else []
+    return "CPU" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _commit(env: dict) -> str:

@@ -540,3 +540,13 @@ def test_decoder_architecture_reads_table1_off_the_built_decoder():
     assert by["deconv5"]["output shape"] == "64 x 64 x 8"
     assert by["decoder_output"]["activation"] == "tanh" and by["decoder_output"]["batch norm"] == "no"
     assert "| deconv1 | Conv2DTranspose |" in nh.architecture_markdown(rows)
+
+
+def test_device_names_the_cpu_model_and_seeds_on_two_machines_show_both(tmp_path):
+    assert report.cpu_name("Intel(R) Xeon(R) CPU @ 2.20GHz") == "Intel Xeon"
+    assert report.cpu_name("AMD EPYC 7B13 64-Core Processor") == "AMD EPYC 7B13 64-Core"
+    for seed, cpu in enumerate(("Intel(R) Xeon(R) Processor", "Intel(R) Xeon(R) Processor", "AMD EPYC")):
+        write_record(tmp_path / f"s{seed}", fg_metrics(seed=seed), env={**CPU_ENV, "cpu": cpu})
+    (group,), warnings = report.group_runs(report.find_records(tmp_path)[0])
+    assert [run.seed for run in group.runs] == [0, 1, 2] and warnings == []  # one setting, whatever the machine
+    assert group.setting()["device"] == "CPU (2 cores, Intel Xeon), CPU (2 cores, AMD EPYC)"
