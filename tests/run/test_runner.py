@@ -120,11 +120,13 @@ def test_policy_table_directly(tmp_path):
 def test_keys_added_later_at_their_old_value_are_no_difference():
     """A run stored before a key existed resumes under a config holding the key's old value, not any other value."""
     stored = {"data": {"flip": True}, "model": {"frozen_blocks": 5}}
-    same = {"data": {"flip": True, "flip_pairs": False, "val_instances": 0},
+    same = {"data": {"flip": True, "flip_pairs": False, "crop_pairs": False, "val_instances": 0},
             "model": {"frozen_blocks": 5, "classifier_scale": 1.0}}
     assert resume.config_differences(stored, same) == []
-    changed = {"data": {"flip": True, "flip_pairs": True}, "model": {"frozen_blocks": 5, "classifier_scale": 10.0}}
-    assert resume.config_differences(stored, changed) == ["data.flip_pairs: (absent) -> True",
+    changed = {"data": {"flip": True, "flip_pairs": True, "crop_pairs": True},
+               "model": {"frozen_blocks": 5, "classifier_scale": 10.0}}
+    assert resume.config_differences(stored, changed) == ["data.crop_pairs: (absent) -> True",
+                                                          "data.flip_pairs: (absent) -> True",
                                                           "model.classifier_scale: (absent) -> 10.0"]
     # the type counts (0 is not False), and a key present in the stored config compares as any other
     assert resume.config_differences(stored, {**stored, "train": {"deterministic": 0}}) == [
