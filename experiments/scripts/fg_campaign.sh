@@ -2,7 +2,7 @@
 # The whole fine-grained campaign, in the order it was run, each part recorded as soon as it finishes
 # (experiments/<record folder>/...; see the README's "Recorded results"). Every part resumes: re-run this script to
 # continue after an interruption; finished runs are skipped. About 15-45 minutes per 1,000-step run on 2 idle cores
-# (bfloat16, 112 px: 12-28 on an Intel Xeon with AMX, 33-48 on an AMD EPYC without it).
+# (bfloat16, 112 px: 12-28 on an Intel Xeon with AMX, 33-44 on an AMD EPYC without it).
 #   1. sketchy_mini, conv trunk frozen (k5), L_D pixel_mse, `vgg16` and `vgg16-D`, seeds 0 1 2
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px/<variant>/seed<k>/
 #   2. conv blocks 4-5 trained (k3), `vgg16-D`, seed 0: can training the trunk reach the 0.05 acc@1 goal?
