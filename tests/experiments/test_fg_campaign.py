@@ -94,22 +94,31 @@ def test_part18_trains_one_held_out_run_on_top_of_both_winners(campaign):
     assert sets[-3:] == ["model.classifier_scale=10", "data.flip=false", "data.hard_negative_prob=1.0"]
 
 
+def assert_grid_or_stands(result, calls, grid, sets, stands):
+    """A grid part's outcome: nothing run (``grid`` None, ``stands`` in the log) or the 3-seed grid named ``grid``
+    with the overrides ``sets``, then its record and plot in the folder named after it."""
+    assert result.returncode == 0, result.stderr
+    if grid is None:
+        assert calls == []
+        assert stands in result.stderr
+        return
+    train, record, plot = calls
+    assert train["args"] == f"runs/fg_campaign/k3_pixel_mse_bfloat16_{grid} vgg16 vgg16-D"
+    assert train["SEEDS"] == "0 1 2"
+    assert train["EXTRA_SETS"].split() == sets
+    folder = f"experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_{grid}_112px"
+    assert record["args"].split()[1] == folder and plot["args"] == folder
+
+
 @pytest.mark.parametrize("hits10, grid", [(52, "cls10_noflip_hn10"), (51, None), (40, None)])
 def test_part19_runs_a_grid_only_when_part18_beats_part16(campaign, hits10, grid):
     # part 16's `noflip` record holds 51 top-10 hits and 13 acc@1 hits at its last step; a tie on both goes to it
     write_head_setting(campaign.root / "experiments" / "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px",
                        "hn10", hits1=13, hits10=hits10)
     result, calls = campaign("19")
-    assert result.returncode == 0, result.stderr
-    if grid is None:
-        assert calls == []
-        assert "part 19: part 16's winner stands" in result.stderr
-    else:
-        train = calls[0]
-        assert train["args"] == f"runs/fg_campaign/k3_pixel_mse_bfloat16_{grid} vgg16 vgg16-D"
-        assert train["EXTRA_SETS"].split() == ["model.classifier_scale=10", "data.flip=false",
-                                               "data.hard_negative_prob=1.0"]
-        assert calls[1]["args"].endswith(f"experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_{grid}_112px")
+    assert_grid_or_stands(result, calls, grid,
+                          ["model.classifier_scale=10", "data.flip=false", "data.hard_negative_prob=1.0"],
+                          "part 19: part 16's winner stands")
 
 
 NEGATIVES = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px"
@@ -154,18 +163,9 @@ def test_part21_runs_a_grid_only_when_a_part20_setting_beats_the_recorded_one(ca
     for name, (hits1, hits10) in (("lt10", lt10), ("croppairs", croppairs)):
         write_head_setting(campaign.root / "experiments" / TRIPLET_CROPS, name, hits1=hits1, hits10=hits10)
     result, calls = campaign("21")
-    assert result.returncode == 0, result.stderr
-    if grid is None:
-        assert calls == []
-        assert "part 21: part 18's winner stands" in result.stderr
-    else:
-        train, record, plot = calls
-        assert train["args"] == f"runs/fg_campaign/k3_pixel_mse_bfloat16_{grid} vgg16 vgg16-D"
-        assert train["SEEDS"] == "0 1 2"
-        change = {"lt10": "loss.lambda_t=10", "croppairs": "data.crop_pairs=true"}[grid.rsplit("_", 1)[1]]
-        assert train["EXTRA_SETS"].split() == ["model.classifier_scale=10", "data.flip=false", change]
-        folder = f"experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_{grid}_112px"
-        assert record["args"].split()[1] == folder and plot["args"] == folder
+    change = {"lt10": "loss.lambda_t=10", "croppairs": "data.crop_pairs=true"}
+    sets = grid and ["model.classifier_scale=10", "data.flip=false", change[grid.rsplit("_", 1)[1]]]
+    assert_grid_or_stands(result, calls, grid, sets, "part 21: part 18's winner stands")
 
 
 def test_an_unknown_part_is_an_error(campaign):
