@@ -141,6 +141,10 @@ neg_sets_of() {
   if [ "$3" = "$2" ]; then head_flip_sets "$1" "$2"; else echo "$(head_flip_sets "$1" "$2") $(neg_sets "$3")"; fi
 }
 neg_name() { if [ "$3" = "$2" ]; then head_flip_name "$1" "$2"; else echo "$(head_flip_name "$1" "$2")_$3"; fi; }
+# part 20's selection over its records and the record of the winners HEAD, FLIP, NEG (the last line names the winner)
+tc_select() {
+  python "$scripts/fg_select.py" --rule acc10 --order "$3,lt10,croppairs" "$(neg_record "$1" "$2" "$3")" "$val_tc"
+}
 for part in ${parts[@]}; do
   case $part in
     1) grid "$runs/k5_pixel_mse" experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px ;;
@@ -258,11 +262,9 @@ for part in ${parts[@]}; do
         done
         record "$runs/val60_triplet_crops" "$val_tc"
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_tc" --beside "$(neg_record "$head" "$flip" "$neg")"
-        python "$scripts/fg_select.py" --rule acc10 --order "$neg,lt10,croppairs" \
-          "$(neg_record "$head" "$flip" "$neg")" "$val_tc" ;;
+        tc_select "$head" "$flip" "$neg" ;;
     21) head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
-        winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$neg,lt10,croppairs" \
-          "$(neg_record "$head" "$flip" "$neg")" "$val_tc" | tail -n 1 | cut -d' ' -f2)
+        winner=$(tc_select "$head" "$flip" "$neg" | tail -n 1 | cut -d' ' -f2)
         echo "[fg_campaign] part 20 winner: $winner (on part 18's $neg)" >&2
         if [ "$winner" = "$neg" ]; then
           echo "[fg_campaign] part 21: part 18's winner stands; part 17 or 19 holds its grid" >&2
