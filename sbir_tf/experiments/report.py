@@ -239,7 +239,7 @@ def _device(env: dict) -> str:
     if gpus:
         return f"GPU x{len(gpus)}"
     parts = [f"{env['cores']} cores"] if env.get("cores") else []
-    parts += [cpu_name(env["cpu"])] if cpu_name(env.get("cpu")) else []
+    parts += [name for name in [cpu_name(env.get("cpu"))] if name]
     return "CPU" + (f" ({', '.join(parts)})" if parts else "")
 
 
