@@ -64,13 +64,20 @@
 #      and its photo at the same centre crop)
 #  21. the winner of part 20 with both variants over 3 seeds (when it is the unchanged setting, its grid is held by
 #      part 17 or 19)
+#  22. the learning rate, chosen as in part 14 on top of the winners of parts 14, 16, 18 and 20 (same held-out
+#      instances, same rule, fixed in this script before its run): the `cpu` preset's (Adam 1e-4, 1e-5 from 2/3 of
+#      the steps; the unchanged setting, named first for ties) or both rates times 3 (`lr3`: train.base_lr=3e-4
+#      train.final_lr=3e-5; the rates then sum to 0.21 over 1,000 steps, as the paper's 1e-5 and 1e-6 do over its
+#      30,000, where the preset's sum to 0.07)
+#  23. the winner of part 22 with both variants over 3 seeds (when it is the unchanged setting, an earlier part
+#      holds its grid)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps_bfloat16_<size>px/...
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
@@ -144,6 +151,31 @@ neg_name() { if [ "$3" = "$2" ]; then head_flip_name "$1" "$2"; else echo "$(hea
 # part 20's selection over its records and the record of the winners HEAD, FLIP, NEG (the last line names the winner)
 tc_select() {
   python "$scripts/fg_select.py" --rule acc10 --order "$3,lt10,croppairs" "$(neg_record "$1" "$2" "$3")" "$val_tc"
+}
+# part 22: the learning-rate setting beside the winner of parts 14, 16, 18 and 20, and its overrides
+val_lr=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_lr_112px
+lr_sets() {
+  case $1 in
+    lr3) echo "train.base_lr=3e-4 train.final_lr=3e-5" ;;
+    *) echo "unknown part-22 setting $1" >&2; return 2 ;;
+  esac
+}
+# part 20's winner on the winners HEAD, FLIP, NEG, then its record folder, overrides and name
+tc_winner() { tc_select "$1" "$2" "$3" | tail -n 1 | cut -d' ' -f2; }
+tc_record() { if [ "$4" = "$3" ]; then neg_record "$1" "$2" "$3"; else echo "$val_tc/$4"; fi; }
+tc_sets_of() {
+  if [ "$4" = "$3" ]; then neg_sets_of "$1" "$2" "$3"; else echo "$(neg_sets_of "$1" "$2" "$3") $(tc_sets "$4")"; fi
+}
+tc_name() { if [ "$4" = "$3" ]; then neg_name "$1" "$2" "$3"; else echo "$(neg_name "$1" "$2" "$3")_$4"; fi; }
+# the winners of parts 14, 16, 18 and 20 as recorded, in that order, into the array `won`
+read_winners() {
+  local head flip neg
+  head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
+  won=("$head" "$flip" "$neg" "$(tc_winner "$head" "$flip" "$neg")")
+}
+# part 22's selection over its record and the record of the winners HEAD, FLIP, NEG, TC (the last line names it)
+lr_select() {
+  python "$scripts/fg_select.py" --rule acc10 --order "$4,lr3" "$(tc_record "$1" "$2" "$3" "$4")" "$val_lr"
 }
 for part in ${parts[@]}; do
   case $part in
@@ -264,7 +296,7 @@ for part in ${parts[@]}; do
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_tc" --beside "$(neg_record "$head" "$flip" "$neg")"
         tc_select "$head" "$flip" "$neg" ;;
     21) head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
-        winner=$(tc_select "$head" "$flip" "$neg" | tail -n 1 | cut -d' ' -f2)
+        winner=$(tc_winner "$head" "$flip" "$neg")
         echo "[fg_campaign] part 20 winner: $winner (on part 18's $neg)" >&2
         if [ "$winner" = "$neg" ]; then
           echo "[fg_campaign] part 21: part 18's winner stands; part 17 or 19 holds its grid" >&2
@@ -275,6 +307,25 @@ for part in ${parts[@]}; do
             grid "$runs/k3_pixel_mse_bfloat16_$name" \
             "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
         fi ;;
-    *) echo "unknown part $part (1-21)" >&2; exit 2 ;;
+    22) read_winners
+        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
+          EXTRA_SETS="$held_out $(tc_sets_of "${won[@]}") $(lr_sets lr3)" \
+          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_lr/lr3" vgg16-D
+        record "$runs/val60_lr" "$val_lr"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_lr" --beside "$(tc_record "${won[@]}")"
+        lr_select "${won[@]}" ;;
+    23) read_winners
+        winner=$(lr_select "${won[@]}" | tail -n 1 | cut -d' ' -f2)
+        echo "[fg_campaign] part 22 winner: $winner (on part 20's ${won[3]})" >&2
+        if [ "$winner" = "${won[3]}" ]; then
+          echo "[fg_campaign] part 23: part 20's winner stands; an earlier part holds its grid" >&2
+        else
+          name="$(tc_name "${won[@]}")_$winner"
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
+            EXTRA_SETS="$(tc_sets_of "${won[@]}") $(lr_sets "$winner")" \
+            grid "$runs/k3_pixel_mse_bfloat16_$name" \
+            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
+        fi ;;
+    *) echo "unknown part $part (1-23)" >&2; exit 2 ;;
   esac
 done

@@ -299,6 +299,26 @@ def held_out_for_validation(config: dict | None) -> int:
     return int(((config or {}).get("data") or {}).get("val_instances") or 0)
 
 
+def _rate(value: float) -> str:
+    """A learning rate as the configs write it: 3e-4, 1e-5."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def _learning_rates_if_changed(preset: str, train: dict) -> str:
+    """``", Adam lr <base_lr> -> <final_lr>"`` when a fine-grained run's ``train.base_lr`` / ``train.final_lr`` (those
+    the record gives) differ from its preset's, or the preset is unknown; "" when they match or are not recorded."""
+    given = {key: float(train[key]) for key in ("base_lr", "final_lr") if key in train}
+    if not given:
+        return ""
+    from sbir_tf.configs.fg import PRESETS, get_config  # imports TensorFlow, so only for records that need it
+    if preset in PRESETS:
+        preset_train = get_config(preset).train
+        if all(value == float(preset_train[key]) for key, value in given.items()):
+            return ""
+    return ", Adam lr " + " -> ".join(_rate(value) for value in given.values())
+
+
 def _fg_setting(m: dict, config: dict | None = None) -> dict:
     dataset = str(m.get("dataset", "?"))
     if m.get("category") and dataset.startswith("qmul"):
@@ -328,6 +348,7 @@ def _fg_setting(m: dict, config: dict | None = None) -> dict:
     lambda_t = ((config or {}).get("loss") or {}).get("lambda_t")
     if lambda_t is not None and float(lambda_t) != 1.0:  # loss.lambda_t: Eq. 1's lambda_T, 1 in the paper
         model += f", lambda_T {float(lambda_t):g}"
+    model += _learning_rates_if_changed(str(m.get("preset")), (config or {}).get("train") or {})
     split = str(m.get("split", "?")).split(" ")[0]
     held_out = held_out_for_validation(config)
     if held_out:  # trained on fewer instances than the split's training set (data.val_instances)

@@ -168,8 +168,53 @@ def test_part21_runs_a_grid_only_when_a_part20_setting_beats_the_recorded_one(ca
     assert_grid_or_stands(result, calls, grid, sets, "part 21: part 18's winner stands")
 
 
-def test_an_unknown_part_is_an_error(campaign):
+LEARNING_RATE = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_lr_112px"
+WINNERS_TO_20 = ["model.classifier_scale=10", "data.flip=false", "data.crop_pairs=true"]
+LR3 = ["train.base_lr=3e-4", "train.final_lr=3e-5"]
+
+
+def link_triplet_crops(campaign):
+    """Parts 18 and 20's committed records, which parts 22 and 23 read to learn that `croppairs` won part 20."""
+    link_negatives(campaign)
+    if not (REPO / "experiments" / TRIPLET_CROPS).is_dir():
+        pytest.skip(f"the committed record experiments/{TRIPLET_CROPS} is absent")
+    os.symlink(REPO / "experiments" / TRIPLET_CROPS, campaign.root / "experiments" / TRIPLET_CROPS)
+
+
+def test_part22_trains_one_held_out_run_on_top_of_the_winners_of_parts_14_to_20(campaign):
+    link_triplet_crops(campaign)
     result, calls = campaign("22")
+    # the record folder of part 22 does not exist in this tree, so its selection step stops the part
+    assert result.returncode != 0
+    train, record, plot = calls
+    assert train["args"] == "runs/fg_campaign/val60_lr/lr3 vgg16-D"
+    assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"]) == ("3", "1000", "0",
+                                                                                             "bfloat16")
+    sets = train["EXTRA_SETS"].split()
+    assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
+    assert sets[-5:] == WINNERS_TO_20 + LR3
+    assert record["args"] == f"runs/fg_campaign/val60_lr experiments/{LEARNING_RATE}"
+    # the plot draws part 20's recorded `croppairs` (the unchanged setting) beside the new run
+    assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{LEARNING_RATE} "
+                    f"--beside experiments/{TRIPLET_CROPS}/croppairs"}
+
+
+@pytest.mark.parametrize("hits1, hits10, grid", [
+    (10, 61, "cls10_noflip_croppairs_lr3"),
+    (16, 60, "cls10_noflip_croppairs_lr3"),  # tied top-10 hits: more acc@1 hits win
+    (15, 60, None),  # tied with part 20's `croppairs` (60 and 15 hits): the unchanged setting stays
+    (30, 59, None),
+])
+def test_part23_runs_a_grid_only_when_lr3_beats_part20s_winner(campaign, hits1, hits10, grid):
+    link_triplet_crops(campaign)
+    write_head_setting(campaign.root / "experiments" / LEARNING_RATE, "lr3", hits1=hits1, hits10=hits10)
+    result, calls = campaign("23")
+    assert_grid_or_stands(result, calls, grid, grid and WINNERS_TO_20 + LR3, "part 23: part 20's winner stands")
+    assert "part 22 winner: " + ("lr3" if grid else "croppairs") + " (on part 20's croppairs)" in result.stderr
+
+
+def test_an_unknown_part_is_an_error(campaign):
+    result, calls = campaign("24")
     assert result.returncode == 2
-    assert "unknown part 22 (1-21)" in result.stderr
+    assert "unknown part 24 (1-23)" in result.stderr
     assert calls == []

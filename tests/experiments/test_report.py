@@ -187,10 +187,10 @@ def test_seeds_recorded_by_older_config_schemas_group_with_newer_ones(tmp_path):
     assert old["train"] == {"seed": 0, "mixed_precision": False}  # the record's own config is left alone
 
 
-def test_classifier_scale_pooling_flips_crops_negatives_and_lambda_t_are_part_of_the_setting(tmp_path):
+def test_classifier_scale_pooling_flips_crops_negatives_lambda_t_and_lr_are_part_of_the_setting(tmp_path):
     """model.classifier_scale (added later at 1.0) and data.flip_pairs (added at False) group older records with newer
-    ones at those values; other values, gap pooling, no flips, paired crops, always-hard negatives and another
-    lambda_T are their own rows and say so."""
+    ones at those values; other values, gap pooling, no flips, paired crops, always-hard negatives, another
+    lambda_T and learning rates other than the preset's are their own rows and say so."""
     old = {"model": {"pooling": "flatten"}, "data": {"flip": True}}
     new = {"model": {"pooling": "flatten", "classifier_scale": 1.0}, "data": {"flip": True, "flip_pairs": False}}
     configs = {"old": (old, 0), "new": (new, 1),
@@ -201,15 +201,19 @@ def test_classifier_scale_pooling_flips_crops_negatives_and_lambda_t_are_part_of
                "crops": ({**new, "data": {"flip": True, "flip_pairs": False, "crop_pairs": True}}, 0),
                "hn10": ({**new, "data": {"flip": True, "hard_negative_prob": 1.0}}, 0),
                "lt10": ({**new, "loss": {"lambda_t": 10.0}}, 0),
-               # the preset values (p = 0.5, lambda_T 1), written out: a row of their own, described as no change
-               "defaults": ({**new, "data": {"flip": True, "hard_negative_prob": 0.5},
-                             "loss": {"lambda_t": 1.0}}, 2)}
+               "lr3": ({**new, "train": {"base_lr": 3e-4, "final_lr": 3e-5}}, 0),
+               # the `cpu` preset's values (p = 0.5, lambda_T 1, Adam 1e-4 then 1e-5), written out: a row of their
+               # own, described as no change
+               "defaults": ({**new, "data": {"flip": True, "hard_negative_prob": 0.5}, "loss": {"lambda_t": 1.0},
+                             "train": {"base_lr": 1e-4, "final_lr": 1e-5}}, 2)}
     for name, (config, seed) in configs.items():
-        write_record(tmp_path / name, fg_metrics(seed=seed), config={**config, "train": {"seed": seed}})
+        write_record(tmp_path / name, fg_metrics(seed=seed),
+                     config={**config, "train": {**config.get("train", {}), "seed": seed}})
     groups, warnings = report.group_runs(report.find_records(tmp_path)[0])
     models = sorted((g.setting()["model"], g.setting()["seeds"]) for g in groups)
     assert models == [("vgg16, siamese, schedule text", "0,1"),
                       ("vgg16, siamese, schedule text", "2"),
+                      ("vgg16, siamese, schedule text, Adam lr 3e-4 -> 3e-5", "0"),
                       ("vgg16, siamese, schedule text, classifier lr x10", "0"),
                       ("vgg16, siamese, schedule text, crops paired", "0"),
                       ("vgg16, siamese, schedule text, flips paired", "0"),
