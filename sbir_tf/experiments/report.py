@@ -311,7 +311,7 @@ def _learning_rates_if_changed(preset: str, train: dict) -> str:
     given = {key: float(train[key]) for key in ("base_lr", "final_lr") if key in train}
     if not given:
         return ""
-    from sbir_tf.configs.fg import PRESETS, get_config  # imports TensorFlow, so only for records that need it
+    from sbir_tf.configs.fg import PRESETS, get_config  # here, not at the top: the configs import TensorFlow
     if preset in PRESETS:
         preset_train = get_config(preset).train
         if all(value == float(preset_train[key]) for key, value in given.items()):
