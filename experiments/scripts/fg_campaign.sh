@@ -92,90 +92,91 @@ grid() {
 held_out="data.val_instances=60 eval.val_queries=100000 eval.val_distractors=100000 train.eval_every=250"
 val112=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px
 val224=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_224px
-# part 14: the settings in tie order (the unchanged one first) and each one's config overrides
+# parts 14-23 choose the head and then one layer of settings at a time on the held-out instances, each on top of
+# the winners before it; every layer's record folder holds one folder per setting tried (the unchanged setting is
+# the winner before it, recorded in the previous layer's folder)
 val_head=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_head_112px
 head_order=base,cls10,gap
-head_sets() {
+val_flip=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px
+val_neg=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px
+val_tc=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crops_112px
+val_lr=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_lr_112px
+# the layers after part 14 in order: the part that chose each, its runs and record folders, its settings (tie order
+# after the unchanged one)
+layers=(flip neg tc lr)
+declare -A layer_part=([flip]=16 [neg]=18 [tc]=20 [lr]=22)
+declare -A layer_runs=([flip]=val60_flip [neg]=val60_negatives [tc]=val60_triplet_crops [lr]=val60_lr)
+declare -A layer_val=([flip]=$val_flip [neg]=$val_neg [tc]=$val_tc [lr]=$val_lr)
+declare -A layer_settings=([flip]="noflip pairflip" [neg]=hn10 [tc]="lt10 croppairs" [lr]=lr3)
+# each setting's config overrides
+sets_of() {
   case $1 in
-    base) echo "" ;;
+    base) echo "" ;;  # part 14: as printed
     cls10) echo "model.classifier_scale=10" ;;
     gap) echo "model.pooling=gap" ;;
-    *) echo "unknown part-14 setting $1" >&2; return 2 ;;
-  esac
-}
-head_winner() { python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" | tail -n 1 | cut -d' ' -f2; }
-# part 16: the flip settings (beside part 14's winner as recorded) and their overrides
-val_flip=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px
-flip_sets() {
-  case $1 in
-    noflip) echo "data.flip=false" ;;
+    noflip) echo "data.flip=false" ;;  # part 16
     pairflip) echo "data.flip_pairs=true" ;;
-    *) echo "unknown part-16 setting $1" >&2; return 2 ;;
-  esac
-}
-# part 16's winner as recorded, on part 14's winner HEAD: `noflip`, `pairflip`, or HEAD (flips as before)
-flip_winner() {
-  python "$scripts/fg_select.py" --rule acc10 --order "$1,noflip,pairflip" "$val_head/$1" "$val_flip" \
-    | tail -n 1 | cut -d' ' -f2
-}
-# part 18: the negative settings beside the winners of parts 14 and 16, and their overrides
-val_neg=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px
-neg_sets() {
-  case $1 in
-    hn10) echo "data.hard_negative_prob=1.0" ;;
-    *) echo "unknown part-18 setting $1" >&2; return 2 ;;
-  esac
-}
-# the overrides and the name of the winners HEAD and FLIP of parts 14 and 16 together (`cls10_noflip` as recorded)
-head_flip_sets() { if [ "$2" = "$1" ]; then head_sets "$1"; else echo "$(head_sets "$1") $(flip_sets "$2")"; fi; }
-head_flip_name() { if [ "$2" = "$1" ]; then echo "$1"; else echo "${1}_$2"; fi; }
-# part 18's winner on part 16's winner FLIP: FLIP itself (p = 0.5 as recorded) or `hn10`
-neg_winner() {
-  python "$scripts/fg_select.py" --rule acc10 --order "$1,hn10" "$val_flip/$1" "$val_neg" | tail -n 1 | cut -d' ' -f2
-}
-# part 20: the triplet-weight and crop settings beside the winner of parts 14, 16 and 18, and their overrides
-val_tc=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crops_112px
-tc_sets() {
-  case $1 in
-    lt10) echo "loss.lambda_t=10" ;;
+    hn10) echo "data.hard_negative_prob=1.0" ;;  # part 18 (p = 0.5 is the unchanged setting)
+    lt10) echo "loss.lambda_t=10" ;;  # part 20
     croppairs) echo "data.crop_pairs=true" ;;
-    *) echo "unknown part-20 setting $1" >&2; return 2 ;;
+    lr3) echo "train.base_lr=3e-4 train.final_lr=3e-5" ;;  # part 22
+    *) echo "unknown setting $1" >&2; return 2 ;;
   esac
 }
-# the record folder, overrides and name of part 18's winner NEG on the winners HEAD and FLIP
-neg_record() { if [ "$3" = "$2" ]; then echo "$val_flip/$2"; else echo "$val_neg/$3"; fi; }
-neg_sets_of() {
-  if [ "$3" = "$2" ]; then head_flip_sets "$1" "$2"; else echo "$(head_flip_sets "$1" "$2") $(neg_sets "$3")"; fi
+head_winner() {
+  python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" | tail -n 1 | cut -d' ' -f2
 }
-neg_name() { if [ "$3" = "$2" ]; then head_flip_name "$1" "$2"; else echo "$(head_flip_name "$1" "$2")_$3"; fi; }
-# part 20's selection over its records and the record of the winners HEAD, FLIP, NEG (the last line names the winner)
-tc_select() {
-  python "$scripts/fg_select.py" --rule acc10 --order "$3,lt10,croppairs" "$(neg_record "$1" "$2" "$3")" "$val_tc"
+# The winners so far, as recorded: `win` (the last winner's setting), `win_record` (its record folder), `win_sets`
+# (the overrides of every winner) and `win_name` (their settings joined by "_", a layer whose unchanged setting won
+# adds nothing: `cls10_noflip_croppairs`). winners_before LAYER folds part 14's winner and every layer before LAYER.
+winners_before() {
+  local layer
+  win=$(head_winner); win_record=$val_head/$win; win_sets=$(sets_of "$win"); win_name=$win
+  for layer in "${layers[@]}"; do
+    if [ "$layer" = "$1" ]; then return 0; fi
+    advance "$layer"
+  done
 }
-# part 22: the learning-rate setting beside the winner of parts 14, 16, 18 and 20, and its overrides
-val_lr=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_lr_112px
-lr_sets() {
-  case $1 in
-    lr3) echo "train.base_lr=3e-4 train.final_lr=3e-5" ;;
-    *) echo "unknown part-22 setting $1" >&2; return 2 ;;
-  esac
+# LAYER's selection over its record and the current winner's (the last line names the winner)
+layer_select() {
+  python "$scripts/fg_select.py" --rule acc10 --order "$win,${layer_settings[$1]// /,}" "$win_record" "${layer_val[$1]}"
 }
-# part 20's winner on the winners HEAD, FLIP, NEG, then its record folder, overrides and name
-tc_winner() { tc_select "$1" "$2" "$3" | tail -n 1 | cut -d' ' -f2; }
-tc_record() { if [ "$4" = "$3" ]; then neg_record "$1" "$2" "$3"; else echo "$val_tc/$4"; fi; }
-tc_sets_of() {
-  if [ "$4" = "$3" ]; then neg_sets_of "$1" "$2" "$3"; else echo "$(neg_sets_of "$1" "$2" "$3") $(tc_sets "$4")"; fi
+# folds LAYER's winner into the winners so far
+advance() {
+  local winner
+  winner=$(layer_select "$1" | tail -n 1 | cut -d' ' -f2)
+  if [ "$winner" != "$win" ]; then
+    win_record=${layer_val[$1]}/$winner; win_sets="$win_sets $(sets_of "$winner")"; win_name=${win_name}_$winner
+    win=$winner
+  fi
 }
-tc_name() { if [ "$4" = "$3" ]; then neg_name "$1" "$2" "$3"; else echo "$(neg_name "$1" "$2" "$3")_$4"; fi; }
-# the winners of parts 14, 16, 18 and 20 as recorded, in that order, into the array `won`
-read_winners() {
-  local head flip neg
-  head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
-  won=("$head" "$flip" "$neg" "$(tc_winner "$head" "$flip" "$neg")")
+# parts 18, 20, 22: each setting of LAYER on top of the winners before it, on the held-out instances (`vgg16-D`,
+# seed 0); the record, its validation plot beside the unchanged setting, and the selection
+held_out_layer() {
+  local setting
+  winners_before "$1"
+  for setting in ${layer_settings[$1]}; do
+    FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS="$held_out $win_sets $(sets_of "$setting")" \
+      bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/${layer_runs[$1]}/$setting" vgg16-D
+  done
+  record "$runs/${layer_runs[$1]}" "${layer_val[$1]}"
+  python "$scripts/plot_fg_validation.py" --metric acc@10 "${layer_val[$1]}" --beside "$win_record"
+  layer_select "$1"
 }
-# part 22's selection over its record and the record of the winners HEAD, FLIP, NEG, TC (the last line names it)
-lr_select() {
-  python "$scripts/fg_select.py" --rule acc10 --order "$4,lr3" "$(tc_record "$1" "$2" "$3" "$4")" "$val_lr"
+# parts 17, 19, 21, 23: LAYER's winner with both variants over 3 seeds on the full training set (when it is the
+# unchanged setting, an earlier part holds its grid)
+layer_grid() {
+  local part=${layer_part[$1]} before
+  winners_before "$1"; before=$win
+  advance "$1"
+  echo "[fg_campaign] part $part winner: $win (on part $((part - 2))'s $before)" >&2
+  if [ "$win" = "$before" ]; then
+    echo "[fg_campaign] part $((part + 1)): part $((part - 2))'s winner stands; an earlier part holds its grid" >&2
+  else
+    FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$win_sets" \
+      grid "$runs/k3_pixel_mse_bfloat16_$win_name" \
+      "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${win_name}_112px"
+  fi
 }
 for part in ${parts[@]}; do
   case $part in
@@ -232,100 +233,34 @@ for part in ${parts[@]}; do
             grid "$runs/${name}_${size}px_pixel_mse" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_${name}_${size}px"
         fi ;;
     14) for setting in ${head_order//,/ }; do
-          sets=$(head_sets "$setting")
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS="$held_out $sets" \
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS="$held_out $(sets_of "$setting")" \
             bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_head/$setting" vgg16-D
         done
         record "$runs/val60_head" "$val_head"
         python "$scripts/plot_fg_validation.py" "$val_head"
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_head"
         python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" ;;
-    15) winner=$(python "$scripts/fg_select.py" --rule acc10 --order "$head_order" "$val_head" | tail -n 1)
-        read -r _ setting <<< "$winner"
-        sets=$(head_sets "$setting")
+    15) setting=$(head_winner)
+        sets=$(sets_of "$setting")
         echo "[fg_campaign] part 14 winner: $setting ($sets)" >&2
         name=k3_pixel_mse_bfloat16; [ "$setting" != base ] && name="${name}_$setting"
         FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$sets" \
           grid "$runs/$name" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_${name#k3_pixel_mse_}_112px" ;;
-    16) head=$(head_winner)
-        for setting in noflip pairflip; do
-          sets="$(head_sets "$head") $(flip_sets "$setting")"
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS="$held_out $sets" \
+    16) winners_before flip
+        for setting in ${layer_settings[flip]}; do
+          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 EXTRA_SETS="$held_out $win_sets $(sets_of "$setting")" \
             bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_flip/$setting" vgg16-D
         done
         record "$runs/val60_flip" "$val_flip"
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_flip"
-        python "$scripts/fg_select.py" --rule acc10 --order "$head,noflip,pairflip" "$val_head/$head" "$val_flip" ;;
-    17) head=$(head_winner)
-        winner=$(flip_winner "$head")
-        echo "[fg_campaign] part 16 winner: $winner (on part 14's $head)" >&2
-        if [ "$winner" = "$head" ]; then
-          echo "[fg_campaign] part 17: part 14's winner stands; part 15 holds its grid" >&2
-        else
-          name=$(head_flip_name "$head" "$winner")
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
-            EXTRA_SETS="$(head_flip_sets "$head" "$winner")" \
-            grid "$runs/k3_pixel_mse_bfloat16_$name" \
-            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
-        fi ;;
-    18) head=$(head_winner); flip=$(flip_winner "$head")
-        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
-          EXTRA_SETS="$held_out $(head_flip_sets "$head" "$flip") $(neg_sets hn10)" \
-          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_negatives/hn10" vgg16-D
-        record "$runs/val60_negatives" "$val_neg"
-        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_neg" --beside "$val_flip/$flip"
-        python "$scripts/fg_select.py" --rule acc10 --order "$flip,hn10" "$val_flip/$flip" "$val_neg" ;;
-    19) head=$(head_winner); flip=$(flip_winner "$head"); winner=$(neg_winner "$flip")
-        echo "[fg_campaign] part 18 winner: $winner (on part 16's $flip)" >&2
-        if [ "$winner" = "$flip" ]; then
-          echo "[fg_campaign] part 19: part 16's winner stands; part 17 holds its grid" >&2
-        else
-          name="$(head_flip_name "$head" "$flip")_$winner"
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
-            EXTRA_SETS="$(head_flip_sets "$head" "$flip") $(neg_sets "$winner")" \
-            grid "$runs/k3_pixel_mse_bfloat16_$name" \
-            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
-        fi ;;
-    20) head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
-        for setting in lt10 croppairs; do
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
-            EXTRA_SETS="$held_out $(neg_sets_of "$head" "$flip" "$neg") $(tc_sets "$setting")" \
-            bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_triplet_crops/$setting" vgg16-D
-        done
-        record "$runs/val60_triplet_crops" "$val_tc"
-        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_tc" --beside "$(neg_record "$head" "$flip" "$neg")"
-        tc_select "$head" "$flip" "$neg" ;;
-    21) head=$(head_winner); flip=$(flip_winner "$head"); neg=$(neg_winner "$flip")
-        winner=$(tc_winner "$head" "$flip" "$neg")
-        echo "[fg_campaign] part 20 winner: $winner (on part 18's $neg)" >&2
-        if [ "$winner" = "$neg" ]; then
-          echo "[fg_campaign] part 21: part 18's winner stands; part 17 or 19 holds its grid" >&2
-        else
-          name="$(neg_name "$head" "$flip" "$neg")_$winner"
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
-            EXTRA_SETS="$(neg_sets_of "$head" "$flip" "$neg") $(tc_sets "$winner")" \
-            grid "$runs/k3_pixel_mse_bfloat16_$name" \
-            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
-        fi ;;
-    22) read_winners
-        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=bfloat16 \
-          EXTRA_SETS="$held_out $(tc_sets_of "${won[@]}") $(lr_sets lr3)" \
-          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_lr/lr3" vgg16-D
-        record "$runs/val60_lr" "$val_lr"
-        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_lr" --beside "$(tc_record "${won[@]}")"
-        lr_select "${won[@]}" ;;
-    23) read_winners
-        winner=$(lr_select "${won[@]}" | tail -n 1 | cut -d' ' -f2)
-        echo "[fg_campaign] part 22 winner: $winner (on part 20's ${won[3]})" >&2
-        if [ "$winner" = "${won[3]}" ]; then
-          echo "[fg_campaign] part 23: part 20's winner stands; an earlier part holds its grid" >&2
-        else
-          name="$(tc_name "${won[@]}")_$winner"
-          FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 \
-            EXTRA_SETS="$(tc_sets_of "${won[@]}") $(lr_sets "$winner")" \
-            grid "$runs/k3_pixel_mse_bfloat16_$name" \
-            "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k3_bfloat16_${name}_112px"
-        fi ;;
+        layer_select flip ;;
+    17) layer_grid flip ;;
+    18) held_out_layer neg ;;
+    19) layer_grid neg ;;
+    20) held_out_layer tc ;;
+    21) layer_grid tc ;;
+    22) held_out_layer lr ;;
+    23) layer_grid lr ;;
     *) echo "unknown part $part (1-23)" >&2; exit 2 ;;
   esac
 done

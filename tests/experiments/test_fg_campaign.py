@@ -21,7 +21,7 @@ HELD_OUT = ("fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px",
             "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_head_112px",
             "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px")
 STUBS = ("fg_sketchy_mini_frozen.sh", "fg_qmul_v1_frozen.sh", "record_fg_seeds.sh")
-OPTIONS = ("FROZEN_BLOCKS", "STEPS", "SEEDS", "PRECISION", "IMAGE_SIZE", "EXTRA_SETS")
+OPTIONS = ("FROZEN_BLOCKS", "STEPS", "SEEDS", "PRECISION", "IMAGE_SIZE", "EXTRA_SETS", "SHARING", "SCHEDULE")
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="fg_campaign.sh needs bash")
 
@@ -56,6 +56,28 @@ def campaign(tmp_path):
 
     run.root = tmp_path
     return run
+
+
+def test_part7_trains_both_other_sharings_with_the_decoder_over_three_seeds_then_records_each(campaign):
+    result, calls = campaign("7")
+    assert result.returncode == 0, result.stderr
+    assert [c["script"] for c in calls] == ["fg_sketchy_mini_frozen.sh", "record_fg_seeds.sh"] * 2
+    for (train, record), sharing in zip((calls[:2], calls[2:]), ("hybrid", "heterogeneous")):
+        # part 1's frozen-trunk setting (k5, float32, the script's defaults) beside its `siamese` grid
+        assert (train["SHARING"], train["SEEDS"], train["FROZEN_BLOCKS"], train["PRECISION"]) == (sharing, "0 1 2",
+                                                                                                  "", "")
+        assert train["args"] == f"runs/fg_campaign/k5_pixel_mse_{sharing} vgg16"
+        assert record["args"] == (f"runs/fg_campaign/k5_pixel_mse_{sharing} "
+                                  f"experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_{sharing}_112px")
+
+
+def test_part8_trains_the_printed_schedule(campaign):
+    result, calls = campaign("8", env={"SEEDS": "2"})
+    assert result.returncode == 0, result.stderr
+    train, record = calls
+    assert (train["SCHEDULE"], train["SEEDS"]) == ("printed", "2")
+    assert train["args"] == "runs/fg_campaign/k5_pixel_mse_printed vgg16"
+    assert record["args"].split()[1] == "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_printed_112px"
 
 
 def test_part17_runs_the_recorded_winners_over_three_seeds(campaign):
