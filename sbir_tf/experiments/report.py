@@ -44,10 +44,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import re
 import shutil
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -305,17 +307,26 @@ def _rate(value: float) -> str:
     return f"{float(mantissa):g}e{int(exponent)}"
 
 
+@functools.lru_cache(maxsize=None)
+def _preset_rates(preset: str) -> types.MappingProxyType | None:
+    """A fine-grained preset's ``train.base_lr`` and ``train.final_lr``, read-only (built once per preset); None for
+    an unknown preset."""
+    from sbir_tf.configs.fg import PRESETS, get_config  # here, not at the top: the configs import TensorFlow
+    if preset not in PRESETS:
+        return None
+    train = get_config(preset).train
+    return types.MappingProxyType({key: float(train[key]) for key in ("base_lr", "final_lr")})
+
+
 def _learning_rates_if_changed(preset: str, train: dict) -> str:
     """``", Adam lr <base_lr> -> <final_lr>"`` when a fine-grained run's ``train.base_lr`` / ``train.final_lr`` (those
     the record gives) differ from its preset's, or the preset is unknown; "" when they match or are not recorded."""
     given = {key: float(train[key]) for key in ("base_lr", "final_lr") if key in train}
     if not given:
         return ""
-    from sbir_tf.configs.fg import PRESETS, get_config  # here, not at the top: the configs import TensorFlow
-    if preset in PRESETS:
-        preset_train = get_config(preset).train
-        if all(value == float(preset_train[key]) for key, value in given.items()):
-            return ""
+    preset_rates = _preset_rates(preset)
+    if preset_rates and all(value == preset_rates[key] for key, value in given.items()):
+        return ""
     return ", Adam lr " + " -> ".join(_rate(value) for value in given.values())
 
 
