@@ -72,12 +72,18 @@
 #  23. the winner of part 22 with both variants over 3 seeds (when it is the unchanged setting, an earlier part
 #      holds its grid)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k<k>_<steps>steps_bfloat16_<size>px/...
+#  24. parts 1, 7, 3 and 8 on the frozen-trunk cache (data.trunk_cache_views=8: the trunk's output computed once for
+#      8 random crop/flip views of each training image, sbir_tf.train.trunk_cache), which makes a k5 run a few
+#      minutes: `vgg16`, k5, flips, seeds 0 1 2, with `siamese` sharing and the `text` schedule (part 1's setting,
+#      so its live grid checks what the finite pool of views changes), `hybrid` and `heterogeneous` sharing
+#      (Table 4), the `printed` and `joint` schedules; seed by seed, so a partial part stays balanced
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_<arm>_112px/vgg16/seed<k>/
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
@@ -261,6 +267,16 @@ for part in ${parts[@]}; do
     21) layer_grid tc ;;
     22) held_out_layer lr ;;
     23) layer_grid lr ;;
-    *) echo "unknown part $part (1-23)" >&2; exit 2 ;;
+    24) arms=(siamese hybrid heterogeneous printed joint)
+        for seed in ${SEEDS:-0 1 2}; do
+          for arm in "${arms[@]}"; do
+            case $arm in printed|joint) knob=SCHEDULE=$arm ;; *) knob=SHARING=$arm ;; esac
+            env "$knob" CACHE_VIEWS=8 SEEDS=$seed bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_views8_$arm" vgg16
+          done
+        done
+        for arm in "${arms[@]}"; do
+          record "$runs/k5_views8_$arm" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_${arm}_112px"
+        done ;;
+    *) echo "unknown part $part (1-24)" >&2; exit 2 ;;
   esac
 done

@@ -14,10 +14,13 @@
 # validation set.
 # $PRECISION sets train.precision (float32, the default; bfloat16 runs 2.5-4x faster on CPUs with AMX-BF16, see the
 # README's Performance section, and is a recorded part of the setting).
+# $CACHE_VIEWS sets data.trunk_cache_views (default 0: images read live): V > 0 computes the frozen trunk's output
+# once for V random crop/flip views of each training image and trains on those (sbir_tf.train.trunk_cache; the
+# extraction is shared by every variant, sharing and seed, under $SBIR_TF_CACHE).
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
 # interleaves variants and seeds so a partial campaign stays balanced.
 # Usage: [STEPS=1000] [SEEDS="0 1 2"] [IMAGE_SIZE=112] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] \
-#   [SCHEDULE=text] [SHARING=siamese] [EXTRA_SETS="KEY=VALUE ..."] [PRECISION=float32] \
+#   [SCHEDULE=text] [SHARING=siamese] [EXTRA_SETS="KEY=VALUE ..."] [PRECISION=float32] [CACHE_VIEWS=0] \
 #   bash experiments/scripts/fg_sketchy_mini_frozen.sh [RUNS_DIR] [VARIANT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,9 +34,11 @@ schedule=${SCHEDULE:-text}
 sharing=${SHARING:-siamese}
 precision=${PRECISION:-float32}
 flip=${FLIP:-true}
+views=${CACHE_VIEWS:-0}
 read -ra extra_sets <<< "${EXTRA_SETS:-}"
 suffix=""; [ "$schedule" != text ] && suffix="_$schedule"
 [ "$sharing" != siamese ] && suffix="${suffix}_$sharing"
+[ "$views" != 0 ] && suffix="${suffix}_views$views"
 runs=${1:-runs/fg_sketchy_mini_imagenet-offline_${distance}_k${frozen}${suffix}}
 shift || true
 variants=("${@:-vgg16 vgg16-D}")
@@ -46,6 +51,7 @@ for seed in $seeds; do
       --image_size "$size" --steps "$steps" --batch_size 12 --variant "$variant" --seed "$seed" \
       --frozen_blocks "$frozen" --schedule "$schedule" \
       --sharing "$sharing" --precision "$precision" --set loss.decoder_distance="$distance" data.flip="$flip" \
+      data.trunk_cache_views="$views" \
       "${extra_sets[@]}" \
       --output_dir "$out" "${resume[@]}"
   done

@@ -212,11 +212,12 @@ class TripletPlan:
     flip: bool
     flip_pairs: bool = False  # with flip: the positive is mirrored exactly when its sketch is
     crop_pairs: bool = False  # the positive is cropped at its sketch's window
+    views: int = 0  # > 0: each image read is one of its `views` cached views (sbir_tf.train.trunk_cache)
 
     @classmethod
     def build(cls, sketches: Sequence[Record], photos: Sequence[Record], class_to_label: dict[str, int], *,
               batch_size: int, hard_negative_prob: float, seed: int, image_size: int, load_size: int,
-              flip: bool, flip_pairs: bool = False, crop_pairs: bool = False) -> "TripletPlan":
+              flip: bool, flip_pairs: bool = False, crop_pairs: bool = False, views: int = 0) -> "TripletPlan":
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0.0 <= hard_negative_prob <= 1.0:
@@ -268,7 +269,7 @@ class TripletPlan:
             photo_label=photo_label, class_start=class_start, class_count=class_count,
             batch_size=int(batch_size), hard_negative_prob=float(hard_negative_prob), seed=int(seed),
             image_size=int(image_size), load_size=int(load_size), flip=bool(flip), flip_pairs=bool(flip_pairs),
-            crop_pairs=bool(crop_pairs),
+            crop_pairs=bool(crop_pairs), views=int(views),
         )
 
     def step_indices(self, step) -> dict[str, tf.Tensor]:
@@ -312,6 +313,8 @@ class TripletPlan:
             out[f"flip_{name}"] = (u[:, 3 + k] < 0.5) if self.flip else tf.zeros([b], tf.bool)
             out[f"oy_{name}"] = tf.cast(pick(6 + 2 * k, span), tf.int32)
             out[f"ox_{name}"] = tf.cast(pick(7 + 2 * k, span), tf.int32)
+            if self.views:  # which cached view is read (the draw of the window's row offset)
+                out[f"view_{name}"] = pick(6 + 2 * k, self.views)
         if self.flip_pairs:  # the positive on its sketch's draw; the negative keeps its own
             out["flip_positive"] = out["flip_sketch"]
         if self.crop_pairs:  # the positive at its sketch's window; the negative keeps its own

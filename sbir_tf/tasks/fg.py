@@ -64,7 +64,7 @@ class FGTask:
     #: switches named in the default run folder when they differ from the preset (``sbir_tf.run.cli.output_dir``)
     name_keys = (("model.sharing", "sharing"), ("train.schedule", "schedule"), ("model.frozen_blocks", "frozen"),
                  ("loss.decoder_distance", "LD"), ("data.image_size", "px"), ("model.weights", "weights"),
-                 ("data.val_instances", "val"))
+                 ("data.val_instances", "val"), ("data.trunk_cache_views", "views"))
     presets = presets.PRESETS
 
     def __init__(self, source: str = "sketchy") -> None:
@@ -127,6 +127,7 @@ class FGTask:
         from sbir_tf.train import schedules
         from sbir_tf.train.precision import check_precision
         from sbir_tf.train.strategy import STRATEGIES
+        from sbir_tf.train.trunk_cache import check_trunk_cache
 
         m, t, d, e, loss = cfg.model, cfg.train, cfg.data, cfg.eval, cfg.loss
         if cfg.variant not in presets.VARIANTS:
@@ -181,6 +182,8 @@ class FGTask:
         if d.load_size is not None and int(d.load_size) < size:
             raise ValueError(f"data.load_size ({d.load_size}) must be >= data.image_size ({size})")
         check_frozen_blocks(m.frozen_blocks, m.backbone)
+        check_trunk_cache(d.trunk_cache_views, m.frozen_blocks, m.backbone, d.crop_pairs, d.flip_pairs)
+        _check_int(d.trunk_cache_seed, "data.trunk_cache_seed", 0)
         check_weights(m.weights, m.backbone, "model.weights")
         check_weights(m.sketch_weights, m.backbone, "model.sketch_weights")
         if d.dataset == "sketchy" and not d.root and not d.prepared_dir:
@@ -266,7 +269,39 @@ class FGTask:
                                    seed=int(t.seed), start_step=start_step, flip=bool(d.flip),
                                    flip_pairs=bool(d.flip_pairs), crop_pairs=bool(d.crop_pairs))
 
+        if int(d.trunk_cache_views):
+            return self._cached_train_step(model, cfg, data, strategy)
         return fg_step(model, cfg, dataset_fn, strategy=strategy)
+
+    def _cached_train_step(self, model, cfg: Config, data: FGData, strategy):
+        """:meth:`train_step` on cached trunk outputs (``data.trunk_cache_views``, :mod:`sbir_tf.train.trunk_cache`):
+        the views are extracted (or read from the cache) here, and the step trains the heads, classifier and decoder
+        of ``model`` (the same variables; checkpoints hold the whole model)."""
+        from sbir_tf.data.pipeline import TripletPlan, _resolve_load_size
+        from sbir_tf.train.fg_step import fg_step, random_state_variables
+        from sbir_tf.train.trunk_cache import HeadView, cached_triplet_dataset, trunk_features, view_table
+
+        split, d, t = data.split, cfg.data, cfg.train
+        load = _resolve_load_size(d.image_size, d.load_size)
+        plan = TripletPlan.build(split.train_sketches, split.train_photos,
+                                 {c: i for i, c in enumerate(data.classes)}, batch_size=t.batch_size,
+                                 hard_negative_prob=d.hard_negative_prob, seed=int(t.seed), image_size=d.image_size,
+                                 load_size=load, flip=bool(d.flip), views=int(d.trunk_cache_views))
+        tables, banks = {}, {}
+        for k, (name, records, encoder) in enumerate((("sketches", plan.sketches, model.sketch_encoder),
+                                                      ("photos", plan.photos, model.photo_encoder))):
+            tables[name] = view_table(len(records), plan.views, d.image_size, load, bool(d.flip),
+                                      int(d.trunk_cache_seed) * 2 + k)
+            banks[name] = trunk_features(encoder.trunk, records, arrays=data.index.arrays, image_size=d.image_size,
+                                         load_size=load, table=tables[name], batch_size=cfg.eval.batch_size,
+                                         desc=f"training {name}")
+
+        def dataset_fn(start_step: int):
+            return cached_triplet_dataset(plan, banks["sketches"], banks["photos"], tables["sketches"],
+                                          arrays=data.index.arrays, start_step=start_step)
+
+        step_fn, trackables = fg_step(HeadView(model), cfg, dataset_fn, strategy=strategy)
+        return step_fn, {**trackables, "model": model, "rng": random_state_variables(model)}
 
     def schedule_points(self, config: Mapping[str, Any]) -> dict[str, int]:
         from sbir_tf.train.fg_step import schedule_points
@@ -327,6 +362,7 @@ class FGTask:
             "sketch_rendering": cfg.data.sketch_rendering,
             "photo_rendering": cfg.data.photo_rendering,
             "precision": cfg.train.precision,
+            "trunk_cache_views": int(cfg.data.trunk_cache_views),
             "val": {k[len("val/"):]: v for k, v in _last_val(history).items()},
         }
 
@@ -520,8 +556,18 @@ def validation_slice(queries, gallery, num_queries: int, num_distractors: int):
 
 
 def embed_records(encoder, records, index, cfg: Config) -> np.ndarray:
-    from sbir_tf.data.pipeline import image_dataset
+    """Deployment embeddings of centre crops of ``records``; with ``data.trunk_cache_views`` the trunk's outputs
+    come from the trunk cache (one centre view per image, :mod:`sbir_tf.train.trunk_cache`)."""
+    from sbir_tf.data.pipeline import _resolve_load_size, image_dataset
     from sbir_tf.train.inference import embed
+
+    if int(cfg.data.get("trunk_cache_views", 0) or 0):
+        from sbir_tf.train.trunk_cache import trunk_features
+
+        features = trunk_features(encoder.trunk, records, arrays=index.arrays, image_size=cfg.data.image_size,
+                                  load_size=_resolve_load_size(cfg.data.image_size, cfg.data.load_size),
+                                  batch_size=cfg.eval.batch_size, desc=f"centre crops ({len(records)})")
+        return embed(encoder.head, features, batch_size=cfg.eval.batch_size)
 
     ds = image_dataset(records, arrays=index.arrays, image_size=cfg.data.image_size, load_size=cfg.data.load_size,
                        batch_size=cfg.eval.batch_size, on_error="raise")  # no white stand-ins in the scores

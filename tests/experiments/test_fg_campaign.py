@@ -21,7 +21,8 @@ HELD_OUT = ("fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px",
             "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_head_112px",
             "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px")
 STUBS = ("fg_sketchy_mini_frozen.sh", "fg_qmul_v1_frozen.sh", "record_fg_seeds.sh")
-OPTIONS = ("FROZEN_BLOCKS", "STEPS", "SEEDS", "PRECISION", "IMAGE_SIZE", "EXTRA_SETS", "SHARING", "SCHEDULE")
+OPTIONS = ("FROZEN_BLOCKS", "STEPS", "SEEDS", "PRECISION", "IMAGE_SIZE", "EXTRA_SETS", "SHARING", "SCHEDULE",
+           "CACHE_VIEWS")
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="fg_campaign.sh needs bash")
 
@@ -78,6 +79,23 @@ def test_part8_trains_the_printed_schedule(campaign):
     assert (train["SCHEDULE"], train["SEEDS"]) == ("printed", "2")
     assert train["args"] == "runs/fg_campaign/k5_pixel_mse_printed vgg16"
     assert record["args"].split()[1] == "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_printed_112px"
+
+
+def test_part24_runs_five_arms_seed_by_seed_on_the_trunk_cache_then_records_each(campaign):
+    result, calls = campaign("24", env={"SEEDS": "0 1"})
+    assert result.returncode == 0, result.stderr
+    arms = ("siamese", "hybrid", "heterogeneous", "printed", "joint")
+    trains, records = calls[:10], calls[10:]
+    assert [c["script"] for c in trains] == ["fg_sketchy_mini_frozen.sh"] * 10
+    assert [c["script"] for c in records] == ["record_fg_seeds.sh"] * 5
+    for k, train in enumerate(trains):
+        arm = arms[k % 5]
+        assert (train["SEEDS"], train["CACHE_VIEWS"], train["FROZEN_BLOCKS"]) == (str(k // 5), "8", "")
+        assert (train["SHARING"], train["SCHEDULE"]) == ((arm, "") if k % 5 < 3 else ("", arm))
+        assert train["args"] == f"runs/fg_campaign/k5_views8_{arm} vgg16"
+    assert [r["args"] for r in records] == [
+        f"runs/fg_campaign/k5_views8_{arm} experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_{arm}_112px"
+        for arm in arms]
 
 
 def test_part17_runs_the_recorded_winners_over_three_seeds(campaign):
@@ -236,7 +254,7 @@ def test_part23_runs_a_grid_only_when_lr3_beats_part20s_winner(campaign, hits1, 
 
 
 def test_an_unknown_part_is_an_error(campaign):
-    result, calls = campaign("24")
+    result, calls = campaign("25")
     assert result.returncode == 2
-    assert "unknown part 24 (1-23)" in result.stderr
+    assert "unknown part 25 (1-24)" in result.stderr
     assert calls == []
