@@ -353,6 +353,8 @@ def _fg_setting(m: dict, config: dict | None = None) -> dict:
         model += ", flips paired"
     if data_config.get("crop_pairs"):
         model += ", crops paired"
+    if data_config.get("trunk_cache_views"):  # data.trunk_cache_views: a finite pool of crops per training image
+        model += f", trunk cache of {int(data_config['trunk_cache_views'])} views"
     hard = data_config.get("hard_negative_prob")
     if hard is not None and float(hard) != 0.5:  # data.hard_negative_prob: 0.5 in every preset
         model += f", same-class negatives p={float(hard):g}"

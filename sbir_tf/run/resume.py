@@ -42,6 +42,7 @@ FREE_KEYS = (
 ADDED_KEYS = {
     "data.val_instances": 0, "train.deterministic": False, "train.jit_compile": False,
     "model.classifier_scale": 1.0, "data.flip_pairs": False, "data.crop_pairs": False,
+    "data.trunk_cache_views": 0, "data.trunk_cache_seed": 0,
 }
 
 

@@ -187,7 +187,7 @@ def test_seeds_recorded_by_older_config_schemas_group_with_newer_ones(tmp_path):
     assert old["train"] == {"seed": 0, "mixed_precision": False}  # the record's own config is left alone
 
 
-def test_classifier_scale_pooling_flips_crops_negatives_lambda_t_and_lr_are_part_of_the_setting(tmp_path):
+def test_classifier_scale_pooling_flips_crops_negatives_lambda_t_lr_and_cache_are_part_of_the_setting(tmp_path):
     """model.classifier_scale (added later at 1.0) and data.flip_pairs (added at False) group older records with newer
     ones at those values; other values, gap pooling, no flips, paired crops, always-hard negatives, another
     lambda_T and learning rates other than the preset's are their own rows and say so."""
@@ -200,6 +200,9 @@ def test_classifier_scale_pooling_flips_crops_negatives_lambda_t_and_lr_are_part
                "paired": ({**new, "data": {"flip": True, "flip_pairs": True}}, 0),
                "crops": ({**new, "data": {"flip": True, "flip_pairs": False, "crop_pairs": True}}, 0),
                "hn10": ({**new, "data": {"flip": True, "hard_negative_prob": 1.0}}, 0),
+               # data.trunk_cache_views (added at 0): at 0 no change, at 8 a row of its own
+               "live": ({**new, "data": {"flip": True, "flip_pairs": False, "trunk_cache_views": 0}}, 3),
+               "views8": ({**new, "data": {"flip": True, "flip_pairs": False, "trunk_cache_views": 8}}, 0),
                "lt10": ({**new, "loss": {"lambda_t": 10.0}}, 0),
                "lr3": ({**new, "train": {"base_lr": 3e-4, "final_lr": 3e-5}}, 0),
                # the `cpu` preset's values (p = 0.5, lambda_T 1, Adam 1e-4 then 1e-5), written out: a row of their
@@ -211,7 +214,7 @@ def test_classifier_scale_pooling_flips_crops_negatives_lambda_t_and_lr_are_part
                      config={**config, "train": {**config.get("train", {}), "seed": seed}})
     groups, warnings = report.group_runs(report.find_records(tmp_path)[0])
     models = sorted((g.setting()["model"], g.setting()["seeds"]) for g in groups)
-    assert models == [("vgg16, siamese, schedule text", "0,1"),
+    assert models == [("vgg16, siamese, schedule text", "0,1,3"),
                       ("vgg16, siamese, schedule text", "2"),
                       ("vgg16, siamese, schedule text, Adam lr 3e-4 -> 3e-5", "0"),
                       ("vgg16, siamese, schedule text, classifier lr x10", "0"),
@@ -220,7 +223,8 @@ def test_classifier_scale_pooling_flips_crops_negatives_lambda_t_and_lr_are_part
                       ("vgg16, siamese, schedule text, lambda_T 10", "0"),
                       ("vgg16, siamese, schedule text, no flips", "0"),
                       ("vgg16, siamese, schedule text, pool5 gap", "0"),
-                      ("vgg16, siamese, schedule text, same-class negatives p=1", "0")] and warnings == []
+                      ("vgg16, siamese, schedule text, same-class negatives p=1", "0"),
+                      ("vgg16, siamese, schedule text, trunk cache of 8 views", "0")] and warnings == []
 
 
 # ----------------------------------------------------------------------------------------------- zero-shot
