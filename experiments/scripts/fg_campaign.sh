@@ -76,7 +76,8 @@
 #      8 random crop/flip views of each training image, sbir_tf.train.trunk_cache), which makes a k5 run a few
 #      minutes: `vgg16`, k5, flips, seeds 0 1 2, with `siamese` sharing and the `text` schedule (part 1's setting,
 #      so its live grid checks what the finite pool of views changes), `hybrid` and `heterogeneous` sharing
-#      (Table 4), the `printed` and `joint` schedules; seed by seed, so a partial part stays balanced
+#      (Table 4), then the `printed` and `joint` schedules; each of the two seed by seed, so a partial part stays
+#      balanced
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_<arm>_112px/vgg16/seed<k>/
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
@@ -268,10 +269,13 @@ for part in ${parts[@]}; do
     22) held_out_layer lr ;;
     23) layer_grid lr ;;
     24) arms=(siamese hybrid heterogeneous printed joint)
-        for seed in ${SEEDS:-0 1 2}; do
-          for arm in "${arms[@]}"; do
-            case $arm in printed|joint) knob=SCHEDULE=$arm ;; *) knob=SHARING=$arm ;; esac
-            env "$knob" CACHE_VIEWS=8 SEEDS=$seed bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_views8_$arm" vgg16
+        for phase in "siamese hybrid heterogeneous" "printed joint"; do  # Table 4 first, then the schedules
+          for seed in ${SEEDS:-0 1 2}; do
+            for arm in $phase; do
+              case $arm in printed|joint) knob=SCHEDULE=$arm ;; *) knob=SHARING=$arm ;; esac
+              env "$knob" CACHE_VIEWS=8 SEEDS=$seed bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/k5_views8_$arm" \
+                vgg16
+            done
           done
         done
         for arm in "${arms[@]}"; do
