@@ -259,6 +259,8 @@ class FGTask:
         from sbir_tf.data.pipeline import triplet_dataset
         from sbir_tf.train.fg_step import fg_step
 
+        if int(cfg.data.trunk_cache_views):
+            return self._cached_train_step(model, cfg, data, strategy)
         class_to_label = {c: i for i, c in enumerate(data.classes)}
         split, d, t = data.split, cfg.data, cfg.train
 
@@ -269,8 +271,6 @@ class FGTask:
                                    seed=int(t.seed), start_step=start_step, flip=bool(d.flip),
                                    flip_pairs=bool(d.flip_pairs), crop_pairs=bool(d.crop_pairs))
 
-        if int(d.trunk_cache_views):
-            return self._cached_train_step(model, cfg, data, strategy)
         return fg_step(model, cfg, dataset_fn, strategy=strategy)
 
     def _cached_train_step(self, model, cfg: Config, data: FGData, strategy):

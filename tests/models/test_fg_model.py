@@ -123,7 +123,9 @@ def test_sketches_go_through_the_sketch_trunk_and_photos_through_the_photo_trunk
     assert not np.allclose(after["emb_sketch"], before["emb_sketch"])
     np.testing.assert_array_equal(after["emb_positive"], before["emb_positive"])
     np.testing.assert_array_equal(after["emb_negative"], before["emb_negative"])
-    np.testing.assert_array_equal(model.embed_photo(p).numpy(), before["emb_positive"])
+    # the triplet pass embeds positives stacked with negatives, a batch of another size: the kernels may sum in
+    # another order, so equal up to float32 rounding (a wrong trunk moves unit-norm embeddings by ~1e-2)
+    np.testing.assert_allclose(model.embed_photo(p).numpy(), before["emb_positive"], rtol=0, atol=1e-6)
     _zero(model.photo_encoder.get_layer("photo_trunk"), CONVS)
     final = {k: v.numpy() for k, v in model.forward(s, p, n).items() if k.startswith("emb")}
     np.testing.assert_array_equal(final["emb_sketch"], after["emb_sketch"])
