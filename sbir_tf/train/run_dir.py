@@ -39,9 +39,20 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+def onednn_enabled() -> bool | None:
+    """Whether TF runs its oneDNN kernels in this process (``TF_ENABLE_ONEDNN_OPTS``, else TF's default for the CPU:
+    on with AVX-512, off on an AVX2-only CPU), or None when TF does not say. They change float rounding and speed."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
 def environment() -> dict:
-    """TF/Keras versions, devices, CPU, the git commit and the package files changed since it (when run from a
-    checkout: a run made with uncommitted code says so)."""
+    """TF/Keras versions, devices, CPU, whether oneDNN kernels run, the git commit and the package files changed
+    since it (when run from a checkout: a run made with uncommitted code says so)."""
     import keras
     import tensorflow as tf
 
@@ -53,6 +64,7 @@ def environment() -> dict:
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "onednn": onednn_enabled(),
         "platform": platform.platform(),
         "commit": _git_commit(),
         "uncommitted_changes": uncommitted_changes(Path(__file__).resolve().parents[1]),

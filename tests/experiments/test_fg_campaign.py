@@ -22,7 +22,7 @@ HELD_OUT = ("fg_sketchy_mini_imagenet-offline_pixel_mse_val60_112px",
             "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px")
 STUBS = ("fg_sketchy_mini_frozen.sh", "fg_qmul_v1_frozen.sh", "record_fg_seeds.sh")
 OPTIONS = ("FROZEN_BLOCKS", "STEPS", "SEEDS", "PRECISION", "IMAGE_SIZE", "EXTRA_SETS", "SHARING", "SCHEDULE",
-           "CACHE_VIEWS")
+           "CACHE_VIEWS", "TF_ENABLE_ONEDNN_OPTS")
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="fg_campaign.sh needs bash")
 
@@ -92,6 +92,7 @@ def test_part24_runs_table4_then_the_schedules_seed_by_seed_on_the_trunk_cache_t
     order = [(arm, seed) for seed in (0, 1) for arm in arms[:3]] + [(arm, seed) for seed in (0, 1) for arm in arms[3:]]
     for train, (arm, seed) in zip(trains, order):
         assert (train["SEEDS"], train["CACHE_VIEWS"], train["FROZEN_BLOCKS"]) == (str(seed), "8", "")
+        assert train["TF_ENABLE_ONEDNN_OPTS"] == "1"
         assert (train["SHARING"], train["SCHEDULE"]) == ((arm, "") if arm in arms[:3] else ("", arm))
         assert train["args"] == f"runs/fg_campaign/k5_views8_{arm} vgg16"
     assert [r["args"] for r in records] == [

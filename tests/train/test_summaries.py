@@ -1,5 +1,9 @@
 """Scalar summaries (the one helper the training loop uses) and the shared CPU-model lookup."""
+import json
+import os
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from sbir_tf.train import loop, run_dir
@@ -76,3 +80,17 @@ def test_environment_names_uncommitted_package_changes(tmp_path):
     (pkg / "new.py").write_text("untracked\n")  # untracked files are not part of any run's code path by default
     assert run_dir.uncommitted_changes(pkg) == ["pkg/b.py"]
     assert "uncommitted_changes" in run_dir.environment()
+
+
+@pytest.mark.skipif(__import__("platform").machine() != "x86_64", reason="TF's x86-64 builds carry oneDNN kernels")
+@pytest.mark.parametrize("setting, expected", [("0", False), ("1", True)])
+def test_environment_records_whether_onednn_kernels_run(setting, expected):
+    """TF reads TF_ENABLE_ONEDNN_OPTS once, at import: a fresh interpreter per setting."""
+    import subprocess
+    import sys
+
+    code = "import json; from sbir_tf.train import run_dir; print(json.dumps(run_dir.onednn_enabled()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) is expected
