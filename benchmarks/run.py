@@ -88,12 +88,18 @@ def machine_slug(cpu: str, cores: int) -> str:
 
 
 def onednn_enabled() -> tuple[bool, str]:
-    """Whether TF's oneDNN optimisations are on: ``TF_ENABLE_ONEDNN_OPTS`` if set, else TF's default (on for x86)."""
+    """Whether TF runs its oneDNN kernels in this process, as TF itself says (``sbir_tf.train.run_dir
+    .onednn_enabled``), and why: ``TF_ENABLE_ONEDNN_OPTS`` as TF read it at import, or, unset, TF's default for the
+    CPU (on with AVX-512, off on an AVX2-only CPU)."""
+    from sbir_tf.train.run_dir import onednn_enabled as tf_says
+
     value = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    if value is None:
-        x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-        return x86, "default (TF_ENABLE_ONEDNN_OPTS unset)"
-    return value.strip().lower() not in ("0", "false", "off", ""), f"TF_ENABLE_ONEDNN_OPTS={value}"
+    source = f"TF_ENABLE_ONEDNN_OPTS={value}" if value is not None else "TF's default for this CPU (unset)"
+    on = tf_says()
+    if on is None:  # a TF that does not say: what the setting asks for (unset: x86 builds carry the kernels)
+        on = (value.strip().lower() not in ("0", "false", "off", "") if value is not None
+              else platform.machine().lower() in ("x86_64", "amd64"))
+    return on, source
 
 
 def machine_info() -> dict:

@@ -113,10 +113,13 @@ def test_matmul_peak_is_positive_and_validates():
 def test_machine_slug_and_onednn(monkeypatch):
     assert run.machine_slug("Intel(R) Xeon(R) Processor", 2) == "intel-xeon-processor-2c"
     assert run.machine_slug("AMD EPYC 7B13 64-Core Processor", 8) == "amd-epyc-7b13-64-core-processor-8c"
+    # TF reads the setting once, at import: the state is TF's own answer, the source names the setting
+    from sbir_tf.train.run_dir import onednn_enabled
+
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    assert run.onednn_enabled()[0] is False
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
-    assert run.onednn_enabled()[0] is True
+    assert run.onednn_enabled() == (onednn_enabled(), "TF_ENABLE_ONEDNN_OPTS=0")
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    assert run.onednn_enabled()[1] == "TF's default for this CPU (unset)"
 
 
 def _fake_results(mfu224, ratio):
@@ -267,3 +270,13 @@ def test_precision_rows_and_a_failing_configuration(monkeypatch):
     md = run.to_markdown({"machine": {}, "precision": out})
     assert "| train -D 64px bfloat16 speed-up over float32 | 2.5 x |" in md
     assert "| train -D 224px bfloat16 | failed |" in md
+
+
+def test_decoder_benchmark_prints_both_passes(capsys):
+    from benchmarks import decoder
+
+    assert decoder.main(["--image_size", "32", "--batch", "2", "--repeats", "1"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("decoder 32 px, batch 2, oneDNN ") and "forward + backward" in line
+    r = decoder.measure(32, 2, 1)
+    assert 0 < r["forward_s"] and 0 < r["forward_backward_s"]
