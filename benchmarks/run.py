@@ -90,7 +90,7 @@ def machine_slug(cpu: str, cores: int) -> str:
 def onednn_enabled() -> tuple[bool, str]:
     """Whether TF runs its oneDNN kernels in this process, as TF itself says (``sbir_tf.train.run_dir
     .onednn_enabled``), and why: ``TF_ENABLE_ONEDNN_OPTS`` as TF read it at import, or, unset, TF's default for the
-    CPU (on with AVX-512, off on an AVX2-only CPU)."""
+    CPU (on with AVX-512 neural-network instructions, off on an AVX2-only CPU)."""
     from sbir_tf.train.run_dir import onednn_enabled as tf_says
 
     value = os.environ.get("TF_ENABLE_ONEDNN_OPTS")

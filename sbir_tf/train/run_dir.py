@@ -41,7 +41,8 @@ def _json_default(obj: Any) -> Any:
 
 def onednn_enabled() -> bool | None:
     """Whether TF runs its oneDNN kernels in this process (``TF_ENABLE_ONEDNN_OPTS``, else TF's default for the CPU:
-    on with AVX-512, off on an AVX2-only CPU), or None when TF does not say. They change float rounding and speed."""
+    on with AVX-512 neural-network instructions, off on an AVX2-only CPU), or None when TF does not say. They change
+    float rounding and speed."""
     try:
         from tensorflow.python.util import _pywrap_util_port
 
