@@ -78,7 +78,8 @@
 #      so its live grid checks what the finite pool of views changes), `hybrid` and `heterogeneous` sharing
 #      (Table 4), then the `printed` and `joint` schedules; each of the two seed by seed, so a partial part stays
 #      balanced; with TF's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=1 unless set: TF leaves them off on CPUs without
-#      AVX-512, where they run the decoder's forward and backward passes 1.6x faster; environment.json records which ran)
+#      AVX-512, where they run the decoder's forward and backward passes 1.6x faster; environment.json records
+#      which ran)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_<arm>_112px/vgg16/seed<k>/
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
