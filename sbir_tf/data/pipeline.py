@@ -368,8 +368,6 @@ def triplet_dataset(sketches: Sequence[Record], photos: Sequence[Record], class_
                              crop_pairs=crop_pairs)
     sketch_src = ImageSource(plan.sketches, arrays)
     photo_src = ImageSource(plan.photos, arrays)
-    sketch_label = tf.constant(plan.sketch_label)
-    photo_label = tf.constant(plan.photo_label)
     size = int(image_size)
 
     def load_triplet(ix):
@@ -379,19 +377,25 @@ def triplet_dataset(sketches: Sequence[Record], photos: Sequence[Record], class_
                                 ix["oy_positive"], ix["ox_positive"], ix["flip_positive"], size)
         neg = _random_crop_flip(photo_src.load(ix["negative"], load, on_error),
                                 ix["oy_negative"], ix["ox_negative"], ix["flip_negative"], size)
-        return {
-            "sketch": vgg_preprocess(sk),
-            "positive": vgg_preprocess(pos),
-            "negative": vgg_preprocess(neg),
-            "sketch_target": to_sketch_target(sk),
-            "label_sketch": tf.gather(sketch_label, ix["sketch"]),
-            "label_positive": tf.gather(photo_label, ix["positive"]),
-            "label_negative": tf.gather(photo_label, ix["negative"]),
-        }
+        return {"sketch": vgg_preprocess(sk), "positive": vgg_preprocess(pos), "negative": vgg_preprocess(neg),
+                "sketch_target": to_sketch_target(sk)}
+
+    return triplet_stream(plan, load_triplet, start_step)
+
+
+def triplet_stream(plan: TripletPlan, load_triplet, start_step: int = 0) -> tf.data.Dataset:
+    """The batches of ``plan`` from step ``start_step`` on: ``load_triplet(indices) -> dict`` makes each triplet's
+    inputs from the plan's draws (:meth:`TripletPlan.step_indices`), and the three class labels are added here."""
+    sketch_label, photo_label = tf.constant(plan.sketch_label), tf.constant(plan.photo_label)
+
+    def with_labels(ix):
+        return {**load_triplet(ix), "label_sketch": tf.gather(sketch_label, ix["sketch"]),
+                "label_positive": tf.gather(photo_label, ix["positive"]),
+                "label_negative": tf.gather(photo_label, ix["negative"])}
 
     steps = tf.data.Dataset.range(int(start_step), np.iinfo(np.int64).max)
     ds = steps.map(plan.step_indices).unbatch()
-    ds = ds.map(load_triplet, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.map(with_labels, num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.batch(plan.batch_size, drop_remainder=True)
     return ds.prefetch(AUTOTUNE)
 

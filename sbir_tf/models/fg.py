@@ -427,8 +427,36 @@ def unique_variables(variables) -> list:
     return out
 
 
+class VariableGroups:
+    """``siamese`` and the variable groups theta_E, theta_C, theta_D (trainable, deduplicated: a siamese encoder
+    appears once) of anything holding ``sketch_encoder``, ``photo_encoder``, ``classifier`` and ``decoder``
+    (``None`` allowed): :class:`PangModel`, and the heads-only view of a frozen-trunk run
+    (:class:`sbir_tf.train.trunk_cache.HeadView`)."""
+
+    @property
+    def siamese(self) -> bool:
+        """True when one encoder embeds both domains."""
+        return self.sketch_encoder is self.photo_encoder
+
+    @property
+    def encoder_variables(self) -> list:
+        return unique_variables(self.sketch_encoder.trainable_variables + self.photo_encoder.trainable_variables)
+
+    @property
+    def classifier_variables(self) -> list:
+        return unique_variables(self.classifier.trainable_variables)
+
+    @property
+    def decoder_variables(self) -> list:
+        return unique_variables(self.decoder.trainable_variables) if self.decoder is not None else []
+
+    @property
+    def all_trainable_variables(self) -> list:
+        return unique_variables(self.encoder_variables + self.classifier_variables + self.decoder_variables)
+
+
 @keras.saving.register_keras_serializable(package="sbir_tf")
-class PangModel(keras.Model):
+class PangModel(VariableGroups, keras.Model):
     """The model of Pang et al. 2017: sketch and photo encoders, the shared classifier and the optional decoder.
 
     ``sketch_encoder`` and ``photo_encoder`` are one object under ``siamese`` sharing; under ``hybrid`` and
@@ -480,28 +508,6 @@ class PangModel(keras.Model):
     def set_loaded_layers(self, loaded: Mapping[str, Sequence[str]]) -> None:
         """Record which layers took pretrained weights (called by :func:`sbir_tf.models.pretrained.load_pretrained`)."""
         self._meta.loaded_layers = {k: list(v) for k, v in loaded.items()}
-
-    @property
-    def siamese(self) -> bool:
-        """True when one encoder embeds both domains."""
-        return self.sketch_encoder is self.photo_encoder
-
-    # -- variable groups (theta_E, theta_C, theta_D)
-    @property
-    def encoder_variables(self) -> list:
-        return unique_variables(self.sketch_encoder.trainable_variables + self.photo_encoder.trainable_variables)
-
-    @property
-    def classifier_variables(self) -> list:
-        return unique_variables(self.classifier.trainable_variables)
-
-    @property
-    def decoder_variables(self) -> list:
-        return unique_variables(self.decoder.trainable_variables) if self.decoder is not None else []
-
-    @property
-    def all_trainable_variables(self) -> list:
-        return unique_variables(self.encoder_variables + self.classifier_variables + self.decoder_variables)
 
     # -- forward passes
     def call(self, inputs, training: bool = False):

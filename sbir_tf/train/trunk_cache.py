@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from sbir_tf.data.records import Record
+from sbir_tf.models.fg import VariableGroups
 from sbir_tf.paths import default_cache_dir
 from sbir_tf.train.progress import Progress
 
@@ -161,7 +162,7 @@ def trunk_features(trunk, records: Sequence[Record], *, arrays: dict | None = No
     return features if table is not None else features[:, 0]
 
 
-class HeadView:
+class HeadView(VariableGroups):
     """The parts of a :class:`sbir_tf.models.fg.PangModel` that learn when its trunks are fixed: each encoder's
     embedding head (same variables, same layers), the classifier and the decoder. It has what the training step
     reads (``sketch_encoder``, ``photo_encoder``, ``classifier``, ``decoder`` and the variable groups), so
@@ -173,24 +174,6 @@ class HeadView:
         self.photo_encoder = self.sketch_encoder if model.siamese else model.photo_encoder.head
         self.classifier, self.decoder = model.classifier, model.decoder
 
-    @property
-    def siamese(self) -> bool:
-        return self.sketch_encoder is self.photo_encoder
-
-    @property
-    def encoder_variables(self) -> list:
-        from sbir_tf.models.fg import unique_variables
-
-        return unique_variables(self.sketch_encoder.trainable_variables + self.photo_encoder.trainable_variables)
-
-    @property
-    def classifier_variables(self) -> list:
-        return list(self.classifier.trainable_variables)
-
-    @property
-    def decoder_variables(self) -> list:
-        return list(self.decoder.trainable_variables) if self.decoder is not None else []
-
 
 def cached_triplet_dataset(plan, sketch_features: np.ndarray, photo_features: np.ndarray, sketch_table: np.ndarray,
                            *, arrays: dict | None = None, start_step: int = 0) -> tf.data.Dataset:
@@ -200,7 +183,7 @@ def cached_triplet_dataset(plan, sketch_features: np.ndarray, photo_features: np
     ``plan``: a :class:`~sbir_tf.data.pipeline.TripletPlan` with ``views`` set; ``sketch_features`` ``[Ns, V, ...]``
     in ``plan.sketches`` order, ``photo_features`` ``[Np, V, ...]`` in ``plan.photos`` order; ``sketch_table`` the
     sketches' :func:`view_table` (the decoder target is the anchor sketch cropped and mirrored as its view)."""
-    from sbir_tf.data.pipeline import ImageSource, _random_crop_flip
+    from sbir_tf.data.pipeline import ImageSource, _random_crop_flip, triplet_stream
     from sbir_tf.data.preprocessing import to_sketch_target
 
     if not plan.views:
@@ -214,26 +197,16 @@ def cached_triplet_dataset(plan, sketch_features: np.ndarray, photo_features: np
         photo_bank = tf.Variable(photo_features, trainable=False, name="trunk_cache_photos")
     table = tf.constant(sketch_table)
     sketch_src = ImageSource(plan.sketches, arrays)
-    sketch_label, photo_label = tf.constant(plan.sketch_label), tf.constant(plan.photo_label)
     size, load = int(plan.image_size), int(plan.load_size)
 
     def load_triplet(ix):
         view = table[ix["sketch"], tf.cast(ix["view_sketch"], tf.int64)]
         sk = _random_crop_flip(sketch_src.load(ix["sketch"], load, "raise"), view[0], view[1], view[2] > 0, size)
-        return {
-            "sketch": sketch_bank[ix["sketch"], ix["view_sketch"]],
-            "positive": photo_bank[ix["positive"], ix["view_positive"]],
-            "negative": photo_bank[ix["negative"], ix["view_negative"]],
-            "sketch_target": to_sketch_target(sk),
-            "label_sketch": tf.gather(sketch_label, ix["sketch"]),
-            "label_positive": tf.gather(photo_label, ix["positive"]),
-            "label_negative": tf.gather(photo_label, ix["negative"]),
-        }
+        return {"sketch": sketch_bank[ix["sketch"], ix["view_sketch"]],
+                "positive": photo_bank[ix["positive"], ix["view_positive"]],
+                "negative": photo_bank[ix["negative"], ix["view_negative"]],
+                "sketch_target": to_sketch_target(sk)}
 
-    steps = tf.data.Dataset.range(int(start_step), np.iinfo(np.int64).max)
-    ds = steps.map(plan.step_indices).unbatch()
-    ds = ds.map(load_triplet, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(plan.batch_size, drop_remainder=True)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds = triplet_stream(plan, load_triplet, start_step)
     ds._trunk_cache_banks = (sketch_bank, photo_bank)  # the variables live as long as the dataset
     return ds
