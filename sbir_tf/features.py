@@ -7,8 +7,8 @@ Without an explicit choice the functions here use :data:`DEFAULT_WEIGHTS` (``"im
 VGG16 conv weights read from an installed package, so extraction never needs the network.
 
 Cache: one ``.npz`` per (dataset, domain, weights, image size), holding ``features`` [N, 512] float32, ``paths`` and
-``key`` -- a JSON description of what produced it: a SHA-256 over every record's path, class, file size and
-modification time, the weights id (the weights name plus what identifies its file, :func:`weights_id`), the
+``key`` -- a JSON description of what produced it: a SHA-256 over every record's path, class and file contents
+(:func:`file_digests`), the weights id (the weights name plus what identifies its file, :func:`weights_id`), the
 image/load sizes and :data:`FEATURE_EXTRACTOR_VERSION`. The cache covers all
 records of a domain (not one split), so every split, seed, semantics choice and ablation reuses the same file.
 
@@ -62,33 +62,89 @@ def array_digest(array) -> str:
     return h.hexdigest()
 
 
+FILE_DIGESTS = "file_digests.json"
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_digests(paths: Sequence[str], cache_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """SHA-256 of each file's bytes, by path as given (``"missing"`` for a file that cannot be read).
+
+    The digests are remembered in ``<cache_dir>/file_digests.json`` under the resolved path with the file's size
+    and mtime: a file is read again only when one of those changes. A file whose mtime changed and whose bytes did
+    not (data copied, restored or mounted anew) gets the same digest back, so the caches keyed by it stay valid. The
+    memo is written atomically and forgets files that no longer exist; losing it costs only re-reading.
+    """
+    memo_path = Path(cache_dir or default_cache_dir()) / FILE_DIGESTS
+    try:
+        memo = json.loads(memo_path.read_text())
+        memo = memo if isinstance(memo, dict) else {}
+    except (OSError, ValueError):
+        memo = {}
+    out, changed = {}, False
+    for p in paths:
+        real = os.path.realpath(p)
+        try:
+            st = os.stat(real)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+            entry = memo.get(real)
+            if isinstance(entry, list) and len(entry) == 2 and entry[0] == stamp:
+                out[p] = entry[1]
+                continue
+            out[p] = _sha256_file(real)
+        except OSError:
+            out[p] = "missing"
+            continue
+        after = os.stat(real)
+        if f"{after.st_size}:{after.st_mtime_ns}" == stamp:  # not rewritten while being read
+            memo[real], changed = [stamp, out[p]], True
+    if changed:
+        memo = {k: v for k, v in memo.items() if os.path.exists(k)}
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=memo_path.parent, prefix=f".{memo_path.stem}.", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(memo, f)
+            os.replace(tmp, memo_path)
+        except OSError:  # a read-only cache folder: the digests are still right, only not remembered
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return out
+
+
 def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -> str:
-    """SHA-256 over (path, class, domain, source state) of every record, in order.
+    """SHA-256 over (path, class, domain, source contents) of every record, in order.
 
     File paths enter resolved (``os.path.realpath``), so the same files named through a relative path, a symlink or
     an absolute path share one cache.
 
-    The source state is the file's size and mtime; for array-backed records (``"<key>#<row>"`` with ``key`` in
-    ``arrays``: prepared TFDS records ``"<name>:<split>#<row>"``, QMUL ``.mat`` rows) it is :func:`array_digest` of
-    ``arrays[key]``, and no file is stat'ed.
+    The source contents are the file's SHA-256 (:func:`file_digests`): the same bytes give the same fingerprint
+    whatever their mtime. For array-backed records (``"<key>#<row>"`` with ``key`` in ``arrays``: prepared TFDS
+    records ``"<name>:<split>#<row>"``, QMUL ``.mat`` rows) they are :func:`array_digest` of ``arrays[key]``, and no
+    file is read.
     """
-    h = hashlib.sha256()
-    stats: dict[str, str] = {}
+    parts = []
     for r in records:
         key, sep, _ = r.path.rpartition("#")
         array_backed = bool(arrays) and bool(sep) and key in arrays
-        f = key if array_backed else _file_part(r.path)
-        if f not in stats:
-            if array_backed:
-                stats[f] = "array:" + array_digest(arrays[f])
-            else:
-                try:
-                    st = os.stat(f)
-                    stats[f] = f"{st.st_size}:{st.st_mtime_ns}"
-                except OSError:
-                    stats[f] = "missing"
-        name = r.path if array_backed else os.path.realpath(r.path)
-        h.update(f"{name}\t{r.class_name}\t{r.domain}\t{stats[f]}\n".encode())
+        parts.append((r, key if array_backed else _file_part(r.path), array_backed))
+    digests = file_digests(sorted({f for _, f, backed in parts if not backed}))
+    arrays_seen: dict[str, str] = {}
+    h = hashlib.sha256()
+    for r, f, array_backed in parts:
+        if array_backed:
+            if f not in arrays_seen:
+                arrays_seen[f] = "array:" + array_digest(arrays[f])
+            source, name = arrays_seen[f], r.path
+        else:
+            source, name = digests[f], os.path.realpath(r.path)
+        h.update(f"{name}\t{r.class_name}\t{r.domain}\t{source}\n".encode())
     return h.hexdigest()
 
 

@@ -1,4 +1,5 @@
 """Feature cache: extraction once, reuse, stale/mismatched caches detected, refresh recomputes."""
+import json
 import os
 
 import numpy as np
@@ -90,3 +91,37 @@ def test_fingerprint_is_the_same_for_relative_and_absolute_paths(records, tmp_pa
     assert F.records_fingerprint(relative) == F.records_fingerprint(records)
     swapped = [records[1], records[0], *records[2:]]
     assert F.records_fingerprint(swapped) != F.records_fingerprint(records)
+
+
+def test_fingerprint_follows_file_contents_not_mtimes(records, tmp_path, monkeypatch):
+    # data copied or mounted anew (same bytes, new mtimes) keeps its caches; other bytes at the same size do not
+    monkeypatch.setenv("SBIR_TF_CACHE", str(tmp_path / "cache"))
+    before = F.records_fingerprint(records)
+    for r in records:
+        os.utime(r.path, ns=(10**18, 10**18))
+    assert F.records_fingerprint(records) == before
+    data = bytearray(open(records[2].path, "rb").read())
+    data[-20] ^= 1  # one bit of the PNG, size unchanged
+    open(records[2].path, "wb").write(bytes(data))
+    assert F.records_fingerprint(records) != before
+
+
+def test_file_digests_are_sha256_and_remembered(records, tmp_path, monkeypatch):
+    import hashlib
+
+    reads = []
+    real = F._sha256_file
+    monkeypatch.setattr(F, "_sha256_file", lambda p: reads.append(p) or real(p))
+    cache = tmp_path / "cache"
+    paths = [r.path for r in records] + [str(tmp_path / "absent.png")]
+    first = F.file_digests(paths, cache)
+    assert first[paths[0]] == hashlib.sha256(open(paths[0], "rb").read()).hexdigest()
+    assert first[paths[-1]] == "missing" and len(set(first.values())) == 4 and len(reads) == 3
+    assert F.file_digests(paths, cache) == first and len(reads) == 3, "an unchanged file is not read again"
+    os.utime(paths[1], ns=(5, 5))
+    assert F.file_digests(paths, cache) == first and reads[3:] == [os.path.realpath(paths[1])]
+    os.remove(paths[0])  # a file gone is forgotten by the memo at its next write
+    os.utime(paths[2], ns=(6, 6))
+    assert F.file_digests(paths[1:], cache)[paths[2]] == first[paths[2]]
+    memo = json.loads((cache / F.FILE_DIGESTS).read_text())
+    assert sorted(memo) == sorted(os.path.realpath(p) for p in paths[1:3])
