@@ -81,12 +81,16 @@
 #      AVX-512, where they run the decoder's forward and backward passes 1.6x faster; environment.json records
 #      which ran)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_<arm>_112px/vgg16/seed<k>/
+#  figures. the claims seed by seed (plot_fg_seeds.py: one dot per seed, a bar at the mean), from the records of
+#      every part that has them: the decoder (Table 3: `vgg16` against `vgg16-D` in every grid with both), the weight
+#      sharing (Table 4: parts 1, 7 and 24) and the schedule (parts 1, 3, 8 and 24)
+#        -> experiments/fg_sketchy_mini_{decoder,weight_sharing,schedule}_seeds.png
 # Parts 2 and 3 ran seed 0 only (SEEDS="0 1 2" widens them); part 6 reuses part 2's run of seed 0.
 # Usage: [RUNS=runs/fg_campaign] bash experiments/scripts/fg_campaign.sh [PART...]   (default: all parts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 figures}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
@@ -95,6 +99,18 @@ grid() {
   bash "$scripts/fg_sketchy_mini_frozen.sh" "$1" vgg16 vgg16-D
   record "$1" "$2"
   python "$scripts/plot_fg_validation.py" "$2"
+}
+# the figure of one claim seed by seed: seeds_figure OUT TITLE LABEL=RECORDS_DIR ...; folders without a recorded seed
+# are left out, and nothing is drawn when fewer than two remain
+seeds_figure() {
+  local out=$1 title=$2 setting; shift 2
+  local kept=()
+  for setting in "$@"; do
+    compgen -G "${setting##*=}/seed*/metrics.json" > /dev/null && kept+=("$setting")
+  done
+  if [ ${#kept[@]} -ge 2 ]; then
+    python "$scripts/plot_fg_seeds.py" --out "$out" --title "$title" "${kept[@]}"
+  fi
 }
 # parts 9 and 12: 60 training instances held out, their sketches read in full against their photos and every
 # never-sketched photo every 250 steps
@@ -283,6 +299,28 @@ for part in ${parts[@]}; do
         for arm in "${arms[@]}"; do
           record "$runs/k5_views8_$arm" "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_${arm}_112px"
         done ;;
-    *) echo "unknown part $part (1-24)" >&2; exit 2 ;;
+    figures)
+      fg=experiments/fg_sketchy_mini_imagenet-offline
+      decoder=()
+      for grid in pixel_mse_k5 pixel_mse_k3_2000steps_bfloat16 pixel_mse_k3_bfloat16_cls10_noflip \
+                  pixel_mse_k3_bfloat16_cls10_noflip_croppairs; do
+        for variant in vgg16 vgg16-D; do decoder+=("${grid#pixel_mse_}, $variant=${fg}_${grid}_112px/$variant"); done
+      done
+      seeds_figure experiments/fg_sketchy_mini_decoder_seeds.png \
+        "The decoder (Table 3): vgg16 against vgg16-D, sketchy_mini, 112 px, test acc@K per seed" "${decoder[@]}"
+      seeds_figure experiments/fg_sketchy_mini_weight_sharing_seeds.png \
+        "Weight sharing (Table 4): vgg16, frozen trunk (k5), sketchy_mini, 112 px, test acc@K per seed" \
+        "siamese, live=${fg}_pixel_mse_k5_112px/vgg16" "hybrid, live=${fg}_pixel_mse_k5_hybrid_112px/vgg16" \
+        "heterogeneous, live=${fg}_pixel_mse_k5_heterogeneous_112px/vgg16" \
+        "siamese, cache=${fg}_pixel_mse_k5_views8_siamese_112px/vgg16" \
+        "hybrid, cache=${fg}_pixel_mse_k5_views8_hybrid_112px/vgg16" \
+        "heterogeneous, cache=${fg}_pixel_mse_k5_views8_heterogeneous_112px/vgg16"
+      seeds_figure experiments/fg_sketchy_mini_schedule_seeds.png \
+        "The schedule: vgg16, frozen trunk (k5), sketchy_mini, 112 px, test acc@K per seed" \
+        "text, live=${fg}_pixel_mse_k5_112px/vgg16" "printed, live=${fg}_pixel_mse_k5_printed_112px/vgg16" \
+        "joint, live=${fg}_pixel_mse_k5_joint_112px/vgg16" "text, cache=${fg}_pixel_mse_k5_views8_siamese_112px/vgg16" \
+        "printed, cache=${fg}_pixel_mse_k5_views8_printed_112px/vgg16" \
+        "joint, cache=${fg}_pixel_mse_k5_views8_joint_112px/vgg16" ;;
+    *) echo "unknown part $part (1-24, figures)" >&2; exit 2 ;;
   esac
 done

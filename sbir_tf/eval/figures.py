@@ -6,6 +6,7 @@
 * :func:`reconstruction_grid` - input sketch, its reconstruction, the matched photo, the sketch reconstructed from
   the photo (Pang et al. 2017 Fig. 3).
 * :func:`curves` - losses / validation metrics against step or epoch.
+* :func:`seed_dots` - settings side by side, one dot per seed and a bar at the mean, one panel per metric.
 * :func:`tsne_plot` - 2-D t-SNE of embeddings coloured by class.
 
 Images are uint8 numpy arrays ([H, W], [H, W, 1] or [H, W, 3]). Every function returns the path it wrote.
@@ -189,6 +190,37 @@ def curves(history: dict, path, title: str = "Training curves", ylabel: str = "v
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def seed_dots(panels: dict, path, title: str = "Per-seed results", *, chance: dict | None = None) -> Path:
+    """One panel per metric, one row per setting, one dot per seed and a bar at the seeds' mean:
+    ``panels = {metric: {setting: [value per seed, ..]}}``, settings top to bottom in the order given (the same in
+    every panel); ``chance``: a dashed line per metric (``{metric: value}``). For comparing settings whose
+    differences must be read against the spread of their seeds."""
+    if not isinstance(panels, dict) or not panels or not all(isinstance(v, dict) and v for v in panels.values()):
+        raise ValueError("panels must be a non-empty dict {metric: {setting: [values]}} with a setting in each")
+    names = list(next(iter(panels.values())))
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.5 + 3.0 * len(panels), 1.0 + 0.42 * len(names)),
+                             sharey=True, squeeze=False)
+    for ax, (metric, settings) in zip(axes[0], panels.items()):
+        for row, name in enumerate(names):
+            values = np.asarray(settings.get(name, []), dtype=np.float64).ravel()
+            if values.size == 0:
+                continue
+            offsets = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)
+            ax.plot(values, row + offsets, "o", color="#1f77b4", markersize=5, zorder=3)
+            ax.plot([values.mean()] * 2, [row - 0.3, row + 0.3], "-", color="#d62728", linewidth=2, zorder=2)
+        if chance and metric in chance:
+            ax.axvline(chance[metric], color="0.5", linestyle="--", linewidth=1, zorder=1)
+            ax.set_xlabel("dashed: chance", fontsize=7)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels([str(n) for n in names], fontsize=8)
+        ax.set_ylim(len(names) - 0.5, -0.5)  # the first setting on top
+        ax.set_title(str(metric), fontsize=9)
+        ax.grid(True, axis="x", alpha=0.3)
+    fig.suptitle(textwrap.fill(title, 100), fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
 
 

@@ -160,3 +160,20 @@ def test_curves_plot_each_series(tmp_path):
                                     styles={"b": {"color": "#2ca02c"}}))
     assert _count(styled, _hex("#1f77b4")) > 50 and _count(styled, _hex("#2ca02c")) > 50
     assert _count(styled, _hex("#ff7f0e")) == 0  # "b" drawn in the colour it was given, not the second default
+
+
+def test_seed_dots_place_each_setting_and_its_mean(tmp_path):
+    """Settings run top to bottom in the given order; dots (blue) of the low setting sit left of those of the high
+    one; the mean bar (red) of a setting whose seeds are 0 and 1 sits halfway between its two dots."""
+    rgb = _pixels(figures.seed_dots({"acc@1": {"low": [0.1, 0.2], "high": [0.8, 0.9], "split": [0.0, 1.0]}},
+                                    tmp_path / "s.png", chance={"acc@1": 0.3}))
+    ys, xs = np.nonzero(np.all(rgb == _hex("#1f77b4"), axis=-1))
+    red_ys, red_xs = np.nonzero(np.all(rgb == _hex("#d62728"), axis=-1))
+    thirds = np.quantile(ys, [1 / 3, 2 / 3])
+    low, high, split = ys < thirds[0], (ys >= thirds[0]) & (ys < thirds[1]), ys >= thirds[1]
+    assert ys[low].mean() < ys[high].mean() < ys[split].mean()  # image rows grow downwards: first on top
+    assert xs[low].mean() + 50 < xs[high].mean()
+    split_red = red_xs[red_ys > (ys[high].max() + ys[split].min()) / 2]
+    assert abs(split_red.mean() - (xs[split].min() + xs[split].max()) / 2) < 3
+    with pytest.raises(ValueError, match="non-empty"):
+        figures.seed_dots({"acc@1": {}}, tmp_path / "t.png")

@@ -43,6 +43,9 @@ def campaign(tmp_path):
     (scripts / "plot_fg_validation.py").write_text(
         "import json, sys\n"
         f"open({str(log)!r}, 'a').write(json.dumps({{'script': 'plot_fg_validation.py', 'args': ' '.join(sys.argv[1:])}}) + '\\n')\n")
+    (scripts / "plot_fg_seeds.py").write_text(
+        "import json, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps({{'script': 'plot_fg_seeds.py', 'argv': sys.argv[1:]}}) + '\\n')\n")
     for folder in HELD_OUT:
         if not (REPO / "experiments" / folder).is_dir():
             pytest.skip(f"the committed record experiments/{folder} is absent")
@@ -255,8 +258,24 @@ def test_part23_runs_a_grid_only_when_lr3_beats_part20s_winner(campaign, hits1, 
     assert "part 22 winner: " + ("lr3" if grid else "croppairs") + " (on part 20's croppairs)" in result.stderr
 
 
+def test_figures_draw_each_claim_from_the_folders_with_seeds(campaign):
+    fg = "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse"
+    for folder in (f"{fg}_k5_112px/vgg16", f"{fg}_k5_112px/vgg16-D", f"{fg}_k5_views8_hybrid_112px/vgg16"):
+        (campaign.root / folder / "seed0").mkdir(parents=True)
+        (campaign.root / folder / "seed0" / "metrics.json").write_text("{}")
+    (campaign.root / f"{fg}_k5_joint_112px/vgg16/seed0").mkdir(parents=True)  # a run not yet recorded
+    result, calls = campaign("figures")
+    assert result.returncode == 0, result.stderr
+    decoder, sharing = calls  # the schedule figure has one setting with seeds (`text`, live), so it is not drawn
+    assert decoder["argv"][:2] == ["--out", "experiments/fg_sketchy_mini_decoder_seeds.png"]
+    assert decoder["argv"][4:] == [f"k5, vgg16={fg}_k5_112px/vgg16", f"k5, vgg16-D={fg}_k5_112px/vgg16-D"]
+    assert sharing["argv"][:2] == ["--out", "experiments/fg_sketchy_mini_weight_sharing_seeds.png"]
+    assert sharing["argv"][4:] == [f"siamese, live={fg}_k5_112px/vgg16",
+                                   f"hybrid, cache={fg}_k5_views8_hybrid_112px/vgg16"]
+
+
 def test_an_unknown_part_is_an_error(campaign):
     result, calls = campaign("25")
     assert result.returncode == 2
-    assert "unknown part 25 (1-24)" in result.stderr
+    assert "unknown part 25 (1-24, figures)" in result.stderr
     assert calls == []
