@@ -81,9 +81,12 @@ def file_digests(paths: Sequence[str], cache_dir: str | os.PathLike | None = Non
     not (data copied, restored or mounted anew) gets the same digest back, so the caches keyed by it stay valid. The
     memo is written atomically and forgets files that no longer exist; losing it costs only re-reading.
     """
-    memo_path = Path(cache_dir or default_cache_dir()) / FILE_DIGESTS
     try:
-        memo = json.loads(memo_path.read_text())
+        memo_path: Path | None = Path(cache_dir or default_cache_dir()) / FILE_DIGESTS
+    except OSError:  # no cache folder can be made: nothing is remembered
+        memo_path = None
+    try:
+        memo = json.loads(memo_path.read_text()) if memo_path else {}
         memo = memo if isinstance(memo, dict) else {}
     except (OSError, ValueError):
         memo = {}
@@ -104,16 +107,17 @@ def file_digests(paths: Sequence[str], cache_dir: str | os.PathLike | None = Non
         after = os.stat(real)
         if f"{after.st_size}:{after.st_mtime_ns}" == stamp:  # not rewritten while being read
             memo[real], changed = [stamp, out[p]], True
-    if changed:
+    if changed and memo_path:
         memo = {k: v for k, v in memo.items() if os.path.exists(k)}
-        memo_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=memo_path.parent, prefix=f".{memo_path.stem}.", suffix=".json")
+        tmp = None
         try:
+            memo_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=memo_path.parent, prefix=f".{memo_path.stem}.", suffix=".json")
             with os.fdopen(fd, "w") as f:
                 json.dump(memo, f)
             os.replace(tmp, memo_path)
         except OSError:  # a read-only cache folder: the digests are still right, only not remembered
-            if os.path.exists(tmp):
+            if tmp and os.path.exists(tmp):
                 os.remove(tmp)
     return out
 

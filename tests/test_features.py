@@ -125,3 +125,11 @@ def test_file_digests_are_sha256_and_remembered(records, tmp_path, monkeypatch):
     assert F.file_digests(paths[1:], cache)[paths[2]] == first[paths[2]]
     memo = json.loads((cache / F.FILE_DIGESTS).read_text())
     assert sorted(memo) == sorted(os.path.realpath(p) for p in paths[1:3])
+
+
+def test_file_digests_without_a_writable_cache_folder(records, tmp_path):
+    # a cache folder that cannot be made (its parent is a file) costs the memo, not the digests
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    paths = [r.path for r in records]
+    assert F.file_digests(paths, blocker / "cache") == F.file_digests(paths, tmp_path / "cache")
