@@ -101,10 +101,10 @@ def file_digests(paths: Sequence[str], cache_dir: str | os.PathLike | None = Non
                 out[p] = entry[1]
                 continue
             out[p] = _sha256_file(real)
+            after = os.stat(real)
         except OSError:
             out[p] = "missing"
             continue
-        after = os.stat(real)
         if f"{after.st_size}:{after.st_mtime_ns}" == stamp:  # not rewritten while being read
             memo[real], changed = [stamp, out[p]], True
     if changed and memo_path:
