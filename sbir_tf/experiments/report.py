@@ -246,11 +246,20 @@ def _device(env: dict) -> str:
 
 
 def _commit(env: dict) -> str:
-    """The run's commit, short; "+uncommitted" when its environment lists package files changed since."""
-    commit = env.get("commit")
-    if not commit:
+    """The run's commit, short; "+uncommitted" when its environment lists package files changed since. A run
+    resumed on other code names that too: "ccc (resumed at step 600; earlier steps on aaa)" (``environment.json``'s
+    ``earlier`` segments, :meth:`sbir_tf.train.run_dir.RunDir.write_environment`)."""
+    def short(e: dict) -> str | None:
+        commit = e.get("commit") if isinstance(e, dict) else None
+        return commit[:8] + ("+uncommitted" if e.get("uncommitted_changes") else "") if commit else None
+
+    now = short(env)
+    if now is None:
         return "unknown"
-    return commit[:8] + ("+uncommitted" if env.get("uncommitted_changes") else "")
+    earlier = [c for c in dict.fromkeys(short(e) for e in env.get("earlier") or []) if c and c != now]
+    if not earlier:
+        return now
+    return f"{now} (resumed at step {env.get('resumed_from_step')}; earlier steps on {', '.join(earlier)})"
 
 
 def small_data(record: Record) -> str | None:

@@ -62,7 +62,8 @@ def run(task: Task, cfg: Config, output_dir: str | Path, *, resume: bool = False
 
     run_dir = RunDir(output_dir)
     run_dir.write_config(plain)
-    run_dir.write_environment()
+    run_dir.write_environment(resume_policy.checkpoint_step(decision.checkpoint)
+                              if decision.action is resume_policy.Action.RESUME else None)
     for line in task.describe(cfg, data):
         say(line)
 

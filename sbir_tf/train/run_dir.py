@@ -129,8 +129,22 @@ class RunDir:
         path = self.root / "config.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def write_environment(self) -> None:
-        write_json(self.root / "environment.json", environment())
+    def write_environment(self, resumed_from_step: int | None = None) -> None:
+        """This process's :func:`environment`. A run resumed from its checkpoint of step ``resumed_from_step`` keeps
+        the environments of its earlier segments under ``"earlier"`` (oldest first) and names that step under
+        ``"resumed_from_step"``, so a run trained across commits, machines or kernels records each of them."""
+        env = environment()
+        path = self.root / "environment.json"
+        if resumed_from_step is not None:
+            try:
+                previous = json.loads(path.read_text())
+            except (OSError, ValueError):
+                previous = None
+            if isinstance(previous, dict):
+                earlier = previous.pop("earlier", None)
+                env["earlier"] = (earlier if isinstance(earlier, list) else []) + [previous]
+            env["resumed_from_step"] = int(resumed_from_step)
+        write_json(path, env)
 
     def write_metrics(self, metrics: dict) -> None:
         write_json(self.root / "metrics.json", metrics)

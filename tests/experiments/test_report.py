@@ -558,3 +558,14 @@ def test_device_names_the_cpu_model_and_seeds_on_two_machines_show_both(tmp_path
     (group,), warnings = report.group_runs(report.find_records(tmp_path)[0])
     assert [run.seed for run in group.runs] == [0, 1, 2] and warnings == []  # one setting, whatever the machine
     assert group.setting()["device"] == "CPU (2 cores, Intel Xeon), CPU (2 cores, AMD EPYC)"
+
+
+def test_a_run_resumed_on_other_code_names_both_commits():
+    assert report._commit({"commit": "abcdef0123"}) == "abcdef01"
+    assert report._commit({"commit": "abcdef0123", "resumed_from_step": 600, "earlier": [{"commit": "abcdef0123"}]}) \
+        == "abcdef01"  # resumed on the same code: nothing to add
+    env = {"commit": "cccccccc99", "resumed_from_step": 600,
+           "earlier": [{"commit": "aaaaaaaa99", "uncommitted_changes": ["x.py"]}, {"commit": "bbbbbbbb99"}]}
+    assert report._commit(env) == ("cccccccc (resumed at step 600; earlier steps on aaaaaaaa+uncommitted, "
+                                   "bbbbbbbb)")
+    assert report._commit({}) == "unknown"

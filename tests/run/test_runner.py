@@ -43,6 +43,21 @@ def test_rule2_resume_after_kill_equals_straight_run(tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]  # the killed run's row 5 was cut on restore
 
 
+def test_a_resumed_run_keeps_the_environment_of_each_segment(tmp_path, monkeypatch):
+    from sbir_tf.train import run_dir
+
+    commits = iter(["aaa", "bbb", "ccc"])
+    monkeypatch.setattr(run_dir, "environment", lambda: {"commit": next(commits)})
+    run(tmp_path, stop_after=3)  # checkpoint at step 2
+    run(tmp_path, resume_=True, stop_after=5)  # from step 2; checkpoint at step 4
+    env = json.loads((tmp_path / "run" / "environment.json").read_text())
+    assert env == {"commit": "bbb", "resumed_from_step": 2, "earlier": [{"commit": "aaa"}]}
+    run(tmp_path, resume_=True)
+    env = json.loads((tmp_path / "run" / "environment.json").read_text())
+    assert env == {"commit": "ccc", "resumed_from_step": 4,
+                   "earlier": [{"commit": "aaa"}, {"commit": "bbb", "resumed_from_step": 2}]}
+
+
 def test_rule2_continue_to_more_steps_and_free_keys(tmp_path):
     run(tmp_path, train__steps=4)
     m = run(tmp_path, resume_=True, train__steps=6, train__log_every=2, figures__enabled=False)
