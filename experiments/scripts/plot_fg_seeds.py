@@ -1,7 +1,7 @@
 """Settings side by side, one dot per seed: the test acc@K of fine-grained records, for reading a difference against
 the spread of the seeds (``sbir_tf.eval.figures.seed_dots``).
 
-    python experiments/scripts/plot_fg_seeds.py --out experiments/fg_sketchy_mini_weight_sharing_k5_112px.png \
+    python experiments/scripts/plot_fg_seeds.py --out experiments/fg_sketchy_mini_weight_sharing_seeds.png \
         "siamese, live=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_112px/vgg16" \
         "hybrid, cache=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_hybrid_112px/vgg16" ...
 
@@ -46,12 +46,17 @@ def main(argv=None) -> int:
     panels: dict[str, dict[str, list[float]]] = {m: {} for m in METRICS}
     chance: dict[str, float] = {}
     for label, folder in args.settings:
-        records = seed_metrics(folder)
+        try:
+            records = seed_metrics(folder)
+            values = {m: [float(r[m]) for r in records] for m in METRICS}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"unreadable seed<k>/metrics.json under {folder} ({label}): {exc!r}", file=sys.stderr)
+            return 2
         if not records:
             print(f"no seed<k>/metrics.json under {folder} ({label})", file=sys.stderr)
             return 2
         for m in METRICS:
-            panels[m][f"{label} (n={len(records)})"] = [float(r[m]) for r in records]
+            panels[m][f"{label} (n={len(records)})"] = values[m]
         chance = chance or {m: float(v) for m, v in (records[0].get("chance") or {}).items() if m in METRICS}
     seed_dots(panels, args.out, title=args.title, chance=chance)
     print(f"wrote {args.out} ({len(args.settings)} settings)")

@@ -41,5 +41,10 @@ def test_an_empty_folder_or_a_bad_argument_is_an_error(tmp_path, capsys):
     plot = load_script()
     assert plot.main([f"a={tmp_path}", "--out", str(tmp_path / "o.png")]) == 2
     assert "no seed<k>/metrics.json" in capsys.readouterr().err
+    write(tmp_path / "c", 0, 0.1)
+    (tmp_path / "c" / "seed1").mkdir()
+    (tmp_path / "c" / "seed1" / "metrics.json").write_text('{"acc@1": 0.1}')  # no acc@5
+    assert plot.main([f"c={tmp_path / 'c'}", "--out", str(tmp_path / "o.png")]) == 2
+    assert "unreadable seed<k>/metrics.json" in capsys.readouterr().err and not (tmp_path / "o.png").exists()
     with pytest.raises(SystemExit):
         plot.main(["no-label-here", "--out", str(tmp_path / "o.png")])
