@@ -45,6 +45,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from sbir_tf.paths import file_sha256
+
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 EXPORT_FILE = "export.json"
@@ -104,14 +106,6 @@ def load_run_model(run_dir: str | os.PathLike):
         raise ExportError(f"no {MODEL_FILE} in {given}: train the run to the end (the run layer saves the model "
                           "there) or pass a run directory that has one")
     return keras.saving.load_model(path, compile=False)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def weights_sha256(variables: Sequence, settings: Mapping | None = None) -> str:

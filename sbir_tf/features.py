@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from sbir_tf.data.records import DataError, Record
-from sbir_tf.paths import default_cache_dir
+from sbir_tf.paths import default_cache_dir, file_sha256
 from sbir_tf.train.progress import Progress
 
 FEATURE_EXTRACTOR_VERSION = "vgg16-block5_conv3-gap-centrecrop-v1"
@@ -68,14 +68,6 @@ def array_digest(array) -> str:
 FILE_DIGESTS = "file_digests.json"
 
 
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def file_digests(paths: Sequence[str], cache_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """SHA-256 of each file's bytes, by path as given (``"missing"`` for a file that cannot be read).
 
@@ -103,7 +95,7 @@ def file_digests(paths: Sequence[str], cache_dir: str | os.PathLike | None = Non
             if isinstance(entry, list) and len(entry) == 2 and entry[0] == stamp:
                 out[p] = entry[1]
                 continue
-            out[p] = _sha256_file(real)
+            out[p] = file_sha256(real)
             after = os.stat(real)
         except OSError:
             out[p] = "missing"

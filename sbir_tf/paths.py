@@ -1,6 +1,8 @@
-"""Where things live: the shared real-data folder, default output folders, package resources."""
+"""Where things live: the shared real-data folder, default output folders, package resources; what a file holds
+(its SHA-256)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -27,3 +29,12 @@ def default_cache_dir() -> Path:
     path = Path(os.environ.get("SBIR_TF_CACHE", Path.home() / ".cache" / "sbir_tf"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -110,8 +110,8 @@ def test_file_digests_are_sha256_and_remembered(records, tmp_path, monkeypatch):
     import hashlib
 
     reads = []
-    real = F._sha256_file
-    monkeypatch.setattr(F, "_sha256_file", lambda p: reads.append(p) or real(p))
+    real = F.file_sha256
+    monkeypatch.setattr(F, "file_sha256", lambda p: reads.append(p) or real(p))
     cache = tmp_path / "cache"
     paths = [r.path for r in records] + [str(tmp_path / "absent.png")]
     first = F.file_digests(paths, cache)

