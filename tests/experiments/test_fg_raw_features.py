@@ -1,27 +1,15 @@
 """experiments/scripts/fg_raw_features.py: the untrained-feature floor of the fine-grained protocol, on a tiny
 Sketchy folder. A feature that names the photo exactly must give acc@1 = 1 and rank 0; one that names another photo
 of the same class must give acc@1 = 0; the real extractor runs end to end and writes the record."""
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.data.helpers import make_tiny_sketchy
+from tests.experiments.script_loader import load_script
 
-REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("cat", "dog", "owl")
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("fg_raw_features", REPO / "experiments" / "scripts" /
-                                                  "fg_raw_features.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,7 @@ def fake_features(shift: int):
 def test_perfect_and_all_wrong_features(tiny, tmp_path, monkeypatch, shift, acc1, mean_rank):
     import sbir_tf.features
 
-    script = load_script()
+    script = load_script("fg_raw_features")
     monkeypatch.setattr(sbir_tf.features, "extract_features", fake_features(shift))
     out = tmp_path / "raw.json"
     assert script.main(["--data_dir", str(tiny), "--sizes", "32", "--output", str(out)]) == 0
@@ -63,7 +51,7 @@ def test_perfect_and_all_wrong_features(tiny, tmp_path, monkeypatch, shift, acc1
 
 
 def test_real_extractor_end_to_end(tiny, tmp_path):
-    script = load_script()
+    script = load_script("fg_raw_features")
     out = tmp_path / "raw.json"
     assert script.main(["--data_dir", str(tiny), "--weights", "none", "--sizes", "32", "--output", str(out)]) == 0
     record = json.loads(out.read_text())
@@ -77,14 +65,14 @@ def test_real_extractor_end_to_end(tiny, tmp_path):
 @pytest.mark.parametrize("extra, message", [(["--weights", "imagenet-typo"], "imagenet-typo"),
                                              (["--sizes", "16"], "at least 32 px")])
 def test_bad_settings_are_a_message(tiny, tmp_path, capsys, extra, message):
-    script = load_script()
+    script = load_script("fg_raw_features")
     out = tmp_path / "raw.json"
     assert script.main(["--data_dir", str(tiny), "--output", str(out), *extra]) == 2
     assert message in capsys.readouterr().err and not out.exists()
 
 
 def test_a_missing_folder_is_a_message(tmp_path, capsys):
-    script = load_script()
+    script = load_script("fg_raw_features")
     assert script.main(["--data_dir", str(tmp_path / "nowhere"), "--output", str(tmp_path / "raw.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fg_raw_features: ") and "nowhere" in err

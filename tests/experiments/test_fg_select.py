@@ -1,21 +1,11 @@
 """experiments/scripts/fg_select.py: the part-9 selection rule on tiny records laid out as the campaign writes them
 (``<setting>/vgg16-D/seed0/`` with config.json, metrics.json, validation.json)."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("fg_select", REPO / "experiments" / "scripts" / "fg_select.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(mod)
-    return mod
+from tests.experiments.script_loader import load_script
 
 
 def write_setting(root: Path, frozen: int, steps: int, acc_by_step: dict[int, float], queries: int = 332,
@@ -32,7 +22,7 @@ def write_setting(root: Path, frozen: int, steps: int, acc_by_step: dict[int, fl
 
 
 def test_last_step_decides_not_the_best_step(tmp_path, capsys):
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     # k0 peaks higher mid-run (20 of 332 at step 500) but ends lower: the rule reads the last step only
     write_setting(tmp_path, 0, 1000, {500: 20 / 332, 1000: 3 / 332})
     write_setting(tmp_path, 3, 1000, {500: 9 / 332, 1000: 7 / 332})
@@ -44,7 +34,7 @@ def test_last_step_decides_not_the_best_step(tmp_path, capsys):
 
 
 def test_equal_counts_go_to_the_cheaper_setting(tmp_path):
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     candidates = [fg_select.read_candidate(write_setting(tmp_path, f, s, {s: 7 / 332}))
                   for f, s in ((3, 2000), (0, 1000), (3, 1000))]
     assert [c.hits for c in candidates] == [7, 7, 7]
@@ -54,7 +44,7 @@ def test_equal_counts_go_to_the_cheaper_setting(tmp_path):
 
 
 def test_an_unfinished_run_is_an_error_not_a_candidate(tmp_path, capsys):
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     write_setting(tmp_path, 3, 1000, {1000: 7 / 332})
     write_setting(tmp_path, 3, 2000, {1000: 3 / 332, 1250: 20 / 332})  # stopped at step 1250 of 2000
     assert fg_select.main([str(tmp_path)]) == 2
@@ -64,7 +54,7 @@ def test_an_unfinished_run_is_an_error_not_a_candidate(tmp_path, capsys):
 
 
 def test_the_structured_query_count_wins_over_the_description(tmp_path):
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     record = write_setting(tmp_path, 3, 1000, {1000: 7 / 200}, queries=332)
     metrics = json.loads((record / "metrics.json").read_text())
     # the monitor read a 200-query slice of the 332 held-out sketches: the count it read is the one that converts
@@ -75,7 +65,7 @@ def test_the_structured_query_count_wins_over_the_description(tmp_path):
 
 def test_several_record_folders_and_the_image_size(tmp_path, capsys):
     """Part 12 against part 9: a 224 px setting wins only with more hits; equal hits go to the smaller image."""
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     write_setting(tmp_path / "112px", 3, 2000, {2000: 10 / 332})
     write_setting(tmp_path / "224px", 3, 1000, {1000: 11 / 332}, image_size=224)
     assert fg_select.main([str(tmp_path / "112px"), str(tmp_path / "224px")]) == 0
@@ -99,7 +89,7 @@ def write_head_setting(root: Path, name: str, hits1: int, hits10: int, queries: 
 
 
 def test_acc10_rule_reads_top10_hits_not_acc1(tmp_path, capsys):
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     write_head_setting(tmp_path, "base", hits1=12, hits10=40)
     write_head_setting(tmp_path, "cls10", hits1=8, hits10=47)  # fewer acc@1 hits, more top-10 hits: it wins
     write_head_setting(tmp_path, "gap", hits1=15, hits10=33)
@@ -112,7 +102,7 @@ def test_acc10_rule_reads_top10_hits_not_acc1(tmp_path, capsys):
 
 
 def test_acc10_ties_go_to_acc1_then_to_the_order(tmp_path):
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     a, b, c = (fg_select.read_candidate(write_head_setting(tmp_path, n, h1, 40))
                for n, h1 in (("base", 9), ("cls10", 11), ("gap", 11)))
     assert fg_select.choose_by_acc10([a, b, c], ["base", "cls10", "gap"]).setting == "cls10"
@@ -121,7 +111,7 @@ def test_acc10_ties_go_to_acc1_then_to_the_order(tmp_path):
 
 
 def test_acc10_needs_every_setting_in_the_order(tmp_path, capsys):
-    fg_select = load_script()
+    fg_select = load_script("fg_select")
     write_head_setting(tmp_path, "base", 9, 40)
     write_head_setting(tmp_path, "wide", 9, 41)
     assert fg_select.main(["--rule", "acc10", "--order", "base", str(tmp_path)]) == 2

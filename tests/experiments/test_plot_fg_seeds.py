@@ -1,21 +1,10 @@
 """experiments/scripts/plot_fg_seeds.py: every seed of every folder is read, in seed order; bad input is an error."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    path = REPO / "experiments" / "scripts" / "plot_fg_seeds.py"
-    spec = importlib.util.spec_from_file_location("plot_fg_seeds", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.experiments.script_loader import load_script
 
 
 def write(folder: Path, seed: int, acc1: float) -> None:
@@ -25,7 +14,7 @@ def write(folder: Path, seed: int, acc1: float) -> None:
 
 
 def test_seeds_in_order_and_the_figure(tmp_path, monkeypatch):
-    plot = load_script()
+    plot = load_script("plot_fg_seeds")
     for seed, acc in ((10, 0.3), (2, 0.2), (0, 0.1)):
         write(tmp_path / "a", seed, acc)
     write(tmp_path / "b", 0, 0.5)
@@ -38,7 +27,7 @@ def test_seeds_in_order_and_the_figure(tmp_path, monkeypatch):
 
 
 def test_an_empty_folder_or_a_bad_argument_is_an_error(tmp_path, capsys):
-    plot = load_script()
+    plot = load_script("plot_fg_seeds")
     assert plot.main([f"a={tmp_path}", "--out", str(tmp_path / "o.png")]) == 2
     assert "no seed<k>/metrics.json" in capsys.readouterr().err
     write(tmp_path / "c", 0, 0.1)

@@ -1,19 +1,8 @@
 """experiments/scripts/plot_fg_validation.py: what the plot's title says the curves were read on, per record."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    path = REPO / "experiments" / "scripts" / "plot_fg_validation.py"
-    spec = importlib.util.spec_from_file_location("plot_fg_validation", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.experiments.script_loader import load_script
 
 
 def write(record: Path, queries: int, val_queries: int = 100, val_instances: int = 0) -> None:
@@ -24,7 +13,7 @@ def write(record: Path, queries: int, val_queries: int = 100, val_instances: int
 
 
 def test_each_set_names_its_own_monitor_slice(tmp_path):
-    plot = load_script()
+    plot = load_script("plot_fg_validation")
     for variant in ("vgg16", "vgg16-D"):
         write(tmp_path / "chairs" / variant / "seed0", queries=97)   # fewer queries than the slice asks for
         write(tmp_path / "shoes" / variant / "seed0", queries=115)
@@ -34,14 +23,14 @@ def test_each_set_names_its_own_monitor_slice(tmp_path):
 
 
 def test_held_out_instances_are_named(tmp_path):
-    plot = load_script()
+    plot = load_script("plot_fg_validation")
     for setting in ("k3_1000", "k0_1000"):
         write(tmp_path / setting / "vgg16-D" / "seed0", queries=1403, val_instances=60)
     assert plot.slice_label(tmp_path) == "sketches of 60 held-out training instances"
 
 
 def test_beside_draws_a_setting_recorded_elsewhere_under_its_own_name(tmp_path, monkeypatch):
-    plot = load_script()
+    plot = load_script("plot_fg_validation")
     rows = lambda hits: [{"step": 250, "val/acc@10": hits[0] / 332}, {"step": 500, "val/acc@10": hits[1] / 332}]
     new, old = tmp_path / "part20", tmp_path / "part16" / "noflip"
     for folder, hits in ((new / "lt10", (40, 50)), (old, (49, 59))):

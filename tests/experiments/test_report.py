@@ -7,6 +7,7 @@ import pytest
 
 from sbir_tf.experiments import paper_numbers as P
 from sbir_tf.experiments import report
+from tests.experiments.script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ("fg_sbir_pang2017.ipynb", "zs_sbir_wadcmsn.ipynb")
@@ -458,12 +459,7 @@ def test_committed_notebooks_are_stripped_and_parameterised(name):
 
 def test_make_notebooks_regenerates_the_committed_files(tmp_path):
     pytest.importorskip("nbformat")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("make_notebooks", REPO / "tools" / "make_notebooks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    written = mod.write_all(tmp_path)
+    written = load_script("make_notebooks", folder="tools").write_all(tmp_path)
     for path in written:
         assert path.read_text() == (REPO / "notebooks" / path.name).read_text(), f"{path.name} is stale"
 
