@@ -117,6 +117,29 @@ def file_digests(paths: Sequence[str], cache_dir: str | os.PathLike | None = Non
     return out
 
 
+def _fingerprint(records: Sequence[Record], arrays: dict | None, file_tokens) -> str:
+    """SHA-256 over (path, class, domain, source token) of every record, in order: the loop both record
+    fingerprints share. ``file_tokens(paths)`` maps each distinct source file to its token; array-backed records
+    (``"<key>#<row>"`` with ``key`` in ``arrays``) take ``"array:"`` + :func:`array_digest` of ``arrays[key]``."""
+    parts = []
+    for r in records:
+        key, sep, _ = r.path.rpartition("#")
+        array_backed = bool(arrays) and bool(sep) and key in arrays
+        parts.append((r, key if array_backed else _file_part(r.path), array_backed))
+    tokens = file_tokens(sorted({f for _, f, backed in parts if not backed}))
+    arrays_seen: dict[str, str] = {}
+    h = hashlib.sha256()
+    for r, f, array_backed in parts:
+        if array_backed:
+            if f not in arrays_seen:
+                arrays_seen[f] = "array:" + array_digest(arrays[f])
+            source, name = arrays_seen[f], r.path
+        else:
+            source, name = tokens[f], os.path.realpath(r.path)
+        h.update(f"{name}\t{r.class_name}\t{r.domain}\t{source}\n".encode())
+    return h.hexdigest()
+
+
 def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -> str:
     """SHA-256 over (path, class, domain, source contents) of every record, in order.
 
@@ -128,47 +151,26 @@ def records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -
     records ``"<name>:<split>#<row>"``, QMUL ``.mat`` rows) they are :func:`array_digest` of ``arrays[key]``, and no
     file is read.
     """
-    parts = []
-    for r in records:
-        key, sep, _ = r.path.rpartition("#")
-        array_backed = bool(arrays) and bool(sep) and key in arrays
-        parts.append((r, key if array_backed else _file_part(r.path), array_backed))
-    digests = file_digests(sorted({f for _, f, backed in parts if not backed}))
-    arrays_seen: dict[str, str] = {}
-    h = hashlib.sha256()
-    for r, f, array_backed in parts:
-        if array_backed:
-            if f not in arrays_seen:
-                arrays_seen[f] = "array:" + array_digest(arrays[f])
-            source, name = arrays_seen[f], r.path
-        else:
-            source, name = digests[f], os.path.realpath(r.path)
-        h.update(f"{name}\t{r.class_name}\t{r.domain}\t{source}\n".encode())
-    return h.hexdigest()
+    return _fingerprint(records, arrays, file_digests)
+
+
+def _size_and_mtime(paths: Sequence[str]) -> dict[str, str]:
+    """``"<size>:<mtime_ns>"`` of each file (``"missing"`` for one that cannot be read): the legacy source token."""
+    out = {}
+    for f in paths:
+        try:
+            st = os.stat(f)
+            out[f] = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            out[f] = "missing"
+    return out
 
 
 def legacy_records_fingerprint(records: Sequence[Record], arrays: dict | None = None) -> str:
     """The record fingerprint of caches written before :func:`records_fingerprint` read file contents: files
     entered by size and mtime. Used only to accept such a cache while its files are unchanged
     (:func:`load_cached`), never to key a new one."""
-    h = hashlib.sha256()
-    stats: dict[str, str] = {}
-    for r in records:
-        key, sep, _ = r.path.rpartition("#")
-        array_backed = bool(arrays) and bool(sep) and key in arrays
-        f = key if array_backed else _file_part(r.path)
-        if f not in stats:
-            if array_backed:
-                stats[f] = "array:" + array_digest(arrays[f])
-            else:
-                try:
-                    st = os.stat(f)
-                    stats[f] = f"{st.st_size}:{st.st_mtime_ns}"
-                except OSError:
-                    stats[f] = "missing"
-        name = r.path if array_backed else os.path.realpath(r.path)
-        h.update(f"{name}\t{r.class_name}\t{r.domain}\t{stats[f]}\n".encode())
-    return h.hexdigest()
+    return _fingerprint(records, arrays, _size_and_mtime)
 
 
 def weights_id(weights) -> str:
