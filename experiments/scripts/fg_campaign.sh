@@ -81,6 +81,12 @@
 #      AVX-512, where they run the decoder's forward and backward passes 1.6x faster; environment.json records
 #      which ran)
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_k5_views8_<arm>_112px/vgg16/seed<k>/
+#  25. the batch, chosen as in part 14 on top of the winners of parts 14, 16, 18, 20 and 22 (same held-out instances,
+#      same rule, fixed in this script before its run): 12 triplets per step (every run so far; the unchanged
+#      setting, named first for ties) or the paper's 32 (`b32`: train.batch_size=32, Sec. 4, Pang et al.; same 1,000
+#      steps and rates, so 2.7 times the triplets and about 2.7 times the time of a step)
+#  26. the winner of part 25 with both variants over 3 seeds (when it is the unchanged setting, an earlier part
+#      holds its grid)
 #  figures. the claims seed by seed (plot_fg_seeds.py: one dot per seed, a bar at the mean), from the records of
 #      every part that has them: the decoder (Table 3: `vgg16` against `vgg16-D` in every grid with both), the weight
 #      sharing (Table 4: parts 1, 7 and 24) and the schedule (parts 1, 3, 8 and 24)
@@ -90,7 +96,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 figures}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 figures}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
@@ -126,13 +132,15 @@ val_flip=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_flip_112px
 val_neg=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px
 val_tc=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crops_112px
 val_lr=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_lr_112px
+val_batch=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_112px
 # the layers after part 14 in order: the part that chose each, its runs and record folders, its settings (tie order
 # after the unchanged one)
-layers=(flip neg tc lr)
-declare -A layer_part=([flip]=16 [neg]=18 [tc]=20 [lr]=22)
-declare -A layer_runs=([flip]=val60_flip [neg]=val60_negatives [tc]=val60_triplet_crops [lr]=val60_lr)
-declare -A layer_val=([flip]=$val_flip [neg]=$val_neg [tc]=$val_tc [lr]=$val_lr)
-declare -A layer_settings=([flip]="noflip pairflip" [neg]=hn10 [tc]="lt10 croppairs" [lr]=lr3)
+layers=(flip neg tc lr batch)
+declare -A layer_part=([flip]=16 [neg]=18 [tc]=20 [lr]=22 [batch]=25)
+declare -A layer_runs=([flip]=val60_flip [neg]=val60_negatives [tc]=val60_triplet_crops [lr]=val60_lr
+                       [batch]=val60_batch)
+declare -A layer_val=([flip]=$val_flip [neg]=$val_neg [tc]=$val_tc [lr]=$val_lr [batch]=$val_batch)
+declare -A layer_settings=([flip]="noflip pairflip" [neg]=hn10 [tc]="lt10 croppairs" [lr]=lr3 [batch]=b32)
 # each setting's config overrides
 sets_of() {
   case $1 in
@@ -145,6 +153,7 @@ sets_of() {
     lt10) echo "loss.lambda_t=10" ;;  # part 20
     croppairs) echo "data.crop_pairs=true" ;;
     lr3) echo "train.base_lr=3e-4 train.final_lr=3e-5" ;;  # part 22
+    b32) echo "train.batch_size=32" ;;  # part 25 (after --batch_size 12: --set is applied last)
     *) echo "unknown setting $1" >&2; return 2 ;;
   esac
 }
@@ -175,7 +184,7 @@ advance() {
     win=$winner
   fi
 }
-# parts 18, 20, 22: each setting of LAYER on top of the winners before it, on the held-out instances (`vgg16-D`,
+# parts 18, 20, 22, 25: each setting of LAYER on top of the winners before it, on the held-out instances (`vgg16-D`,
 # seed 0); the record, its validation plot beside the unchanged setting, and the selection
 held_out_layer() {
   local setting
@@ -188,15 +197,19 @@ held_out_layer() {
   python "$scripts/plot_fg_validation.py" --metric acc@10 "${layer_val[$1]}" --beside "$win_record"
   layer_select "$1"
 }
-# parts 17, 19, 21, 23: LAYER's winner with both variants over 3 seeds on the full training set (when it is the
+# parts 17, 19, 21, 23, 26: LAYER's winner with both variants over 3 seeds on the full training set (when it is the
 # unchanged setting, an earlier part holds its grid)
 layer_grid() {
-  local part=${layer_part[$1]} before
+  local part=${layer_part[$1]} before previous=14 layer
+  for layer in "${layers[@]}"; do  # the part that chose the winner LAYER builds on
+    [ "$layer" = "$1" ] && break
+    previous=${layer_part[$layer]}
+  done
   winners_before "$1"; before=$win
   advance "$1"
-  echo "[fg_campaign] part $part winner: $win (on part $((part - 2))'s $before)" >&2
+  echo "[fg_campaign] part $part winner: $win (on part $previous's $before)" >&2
   if [ "$win" = "$before" ]; then
-    echo "[fg_campaign] part $((part + 1)): part $((part - 2))'s winner stands; an earlier part holds its grid" >&2
+    echo "[fg_campaign] part $((part + 1)): part $previous's winner stands; an earlier part holds its grid" >&2
   else
     FROZEN_BLOCKS=3 STEPS=1000 SEEDS=${SEEDS:-0 1 2} PRECISION=bfloat16 EXTRA_SETS="$win_sets" \
       grid "$runs/k3_pixel_mse_bfloat16_$win_name" \
@@ -286,6 +299,8 @@ for part in ${parts[@]}; do
     21) layer_grid tc ;;
     22) held_out_layer lr ;;
     23) layer_grid lr ;;
+    25) held_out_layer batch ;;
+    26) layer_grid batch ;;
     24) arms=(siamese hybrid heterogeneous printed joint)
         for phase in "siamese hybrid heterogeneous" "printed joint"; do  # Table 4 first, then the schedules
           for seed in ${SEEDS:-0 1 2}; do
@@ -321,6 +336,6 @@ for part in ${parts[@]}; do
         "joint, live=${fg}_pixel_mse_k5_joint_112px/vgg16" "text, cache=${fg}_pixel_mse_k5_views8_siamese_112px/vgg16" \
         "printed, cache=${fg}_pixel_mse_k5_views8_printed_112px/vgg16" \
         "joint, cache=${fg}_pixel_mse_k5_views8_joint_112px/vgg16" ;;
-    *) echo "unknown part $part (1-24, figures)" >&2; exit 2 ;;
+    *) echo "unknown part $part (1-26, figures)" >&2; exit 2 ;;
   esac
 done

@@ -258,6 +258,52 @@ def test_part23_runs_a_grid_only_when_lr3_beats_part20s_winner(campaign, hits1, 
     assert "part 22 winner: " + ("lr3" if grid else "croppairs") + " (on part 20's croppairs)" in result.stderr
 
 
+BATCH = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_112px"
+
+
+def link_learning_rate(campaign):
+    """Parts 18, 20 and 22's committed records, which parts 25 and 26 read to learn that `croppairs` won part 20
+    and the preset's rates stayed in part 22."""
+    link_triplet_crops(campaign)
+    if not (REPO / "experiments" / LEARNING_RATE).is_dir():
+        pytest.skip(f"the committed record experiments/{LEARNING_RATE} is absent")
+    os.symlink(REPO / "experiments" / LEARNING_RATE, campaign.root / "experiments" / LEARNING_RATE)
+
+
+def test_part25_trains_the_papers_batch_on_the_held_out_instances_on_top_of_the_winners_to_part22(campaign):
+    link_learning_rate(campaign)
+    result, calls = campaign("25")
+    # the record folder of part 25 does not exist in this tree, so its selection step stops the part
+    assert result.returncode != 0
+    train, record, plot = calls
+    assert train["args"] == "runs/fg_campaign/val60_batch/b32 vgg16-D"
+    assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"]) == ("3", "1000", "0",
+                                                                                             "bfloat16")
+    sets = train["EXTRA_SETS"].split()
+    assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
+    # part 22's lr3 lost, so no rate override: the winners to part 20, then the batch
+    assert sets[-4:] == WINNERS_TO_20 + ["train.batch_size=32"]
+    assert not any(s.startswith("train.base_lr") for s in sets)
+    assert record["args"] == f"runs/fg_campaign/val60_batch experiments/{BATCH}"
+    assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{BATCH} "
+                    f"--beside experiments/{TRIPLET_CROPS}/croppairs"}
+
+
+@pytest.mark.parametrize("hits1, hits10, grid", [
+    (10, 61, "cls10_noflip_croppairs_b32"),
+    (16, 60, "cls10_noflip_croppairs_b32"),  # tied top-10 hits: more acc@1 hits win
+    (15, 60, None),  # tied with part 20's `croppairs` (60 and 15 hits): 12 triplets per step stay
+    (30, 59, None),
+])
+def test_part26_runs_a_grid_only_when_b32_beats_the_winner_it_builds_on(campaign, hits1, hits10, grid):
+    link_learning_rate(campaign)
+    write_head_setting(campaign.root / "experiments" / BATCH, "b32", hits1=hits1, hits10=hits10)
+    result, calls = campaign("26")
+    assert_grid_or_stands(result, calls, grid, grid and WINNERS_TO_20 + ["train.batch_size=32"],
+                          "part 26: part 22's winner stands")
+    assert "part 25 winner: " + ("b32" if grid else "croppairs") + " (on part 22's croppairs)" in result.stderr
+
+
 def test_figures_draw_each_claim_from_the_folders_with_seeds(campaign):
     fg = "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse"
     for folder in (f"{fg}_k5_112px/vgg16", f"{fg}_k5_112px/vgg16-D", f"{fg}_k5_views8_hybrid_112px/vgg16"):
@@ -275,7 +321,7 @@ def test_figures_draw_each_claim_from_the_folders_with_seeds(campaign):
 
 
 def test_an_unknown_part_is_an_error(campaign):
-    result, calls = campaign("25")
+    result, calls = campaign("27")
     assert result.returncode == 2
-    assert "unknown part 25 (1-24, figures)" in result.stderr
+    assert "unknown part 27 (1-26, figures)" in result.stderr
     assert calls == []
