@@ -67,9 +67,17 @@ def run(task: Task, cfg: Config, output_dir: str | Path, *, resume: bool = False
     for line in task.describe(cfg, data):
         say(line)
 
-    from sbir_tf.train.precision import set_precision
+    from sbir_tf.train.precision import precision_warning, set_precision
+    from sbir_tf.train.run_dir import cpu_features
 
     policy = set_precision(cfg.train.precision)
+    if task.trains(cfg):
+        import tensorflow as tf
+
+        warning = precision_warning(cfg.train.precision, gpus=len(tf.config.list_physical_devices("GPU")),
+                                    cpu_features=cpu_features())
+        if warning:
+            say(f"warning: {warning}")
     try:
         import keras
 

@@ -25,6 +25,23 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+#: CPU features under which bfloat16 convolutions and matrix products run natively (oneDNN).
+BFLOAT16_CPU_FEATURES = ("avx512_bf16", "amx_bf16")
+
+
+def precision_warning(precision: str, *, gpus: int, cpu_features: list[str] | None) -> str | None:
+    """A warning for a precision this machine runs far slower than float32, else None: ``bfloat16`` with no GPU on
+    a CPU without AVX512_BF16 or AMX-BF16 (``cpu_features``, :func:`sbir_tf.train.run_dir.cpu_features`; None when
+    unknown, which is not warned about), where TF emulates it (README, "bfloat16 on this CPU")."""
+    if check_precision(precision) != "bfloat16" or gpus or cpu_features is None:
+        return None
+    if set(cpu_features) & set(BFLOAT16_CPU_FEATURES):
+        return None
+    return ("train.precision=bfloat16 on a CPU without AVX512_BF16 or AMX-BF16 (and no GPU): TF emulates bfloat16 "
+            "here, and a training step runs many times slower than in float32; use --precision float32 unless the "
+            "run must match a bfloat16 record")
+
+
 def set_precision(precision: str) -> str:
     """Set the global Keras dtype policy for ``precision``; returns the policy name.
 

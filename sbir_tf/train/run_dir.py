@@ -64,6 +64,7 @@ def environment() -> dict:
         "devices": [d.name for d in tf.config.list_logical_devices()],
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "cores": os.cpu_count(),
         "onednn": onednn_enabled(),
         "platform": platform.platform(),
@@ -71,6 +72,24 @@ def environment() -> dict:
         "uncommitted_changes": uncommitted_changes(Path(__file__).resolve().parents[1]),
     }
     return env
+
+
+#: The CPU features that decide which kernels a training step gets: AVX2, AVX-512 and its neural-network
+#: extensions (oneDNN's default, native bfloat16) and AMX.
+CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_features(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> list[str] | None:
+    """Which of :data:`CPU_FEATURES` the CPU has (the ``flags`` line of ``cpuinfo``), or None where the file does
+    not say (not Linux). Two CPUs of one model name can differ here, and the speed of a bfloat16 run with them."""
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [f for f in CPU_FEATURES if f in flags]
+    except OSError:
+        pass
+    return None
 
 
 def cpu_model() -> str:

@@ -210,3 +210,19 @@ def test_default_preset_rule(capsys):
     assert cli.default_preset(args, gpu=False, log=said.append) == "cpu" and "no GPU" in said[0]
     assert cli.default_preset(args, gpu=True, log=said.append) == "paper"
     assert cli.default_preset(cli.build_parser(FakeTask(), "fake").parse_args([]), gpu=True) == "cpu"
+
+
+@pytest.mark.parametrize("features, warned", [(["avx2"], True), (["avx2", "avx512_bf16"], False),
+                                              (["avx2", "amx_bf16"], False), (None, False)])
+def test_a_bfloat16_run_on_a_cpu_that_emulates_it_is_warned_about(tmp_path, monkeypatch, capsys, features, warned):
+    from sbir_tf.train import run_dir
+
+    monkeypatch.setattr(run_dir, "cpu_features", lambda: features)
+    task = FakeTask()
+    cfg = task.get_config("cpu")
+    cfg.set_path("train.precision", "bfloat16")
+    runner.run(task, cfg, tmp_path / "run", verbose=True, progress=False)
+    err = capsys.readouterr().err
+    assert ("warning: train.precision=bfloat16 on a CPU without AVX512_BF16 or AMX-BF16" in err) is warned
+    runner.run(task, task.get_config("cpu"), tmp_path / "f32", verbose=True, progress=False)
+    assert "warning" not in capsys.readouterr().err  # float32 never is

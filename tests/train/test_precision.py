@@ -100,3 +100,18 @@ def test_precision_names_policies_and_wrapping():
     assert isinstance(scaled, keras.optimizers.LossScaleOptimizer) and inner_optimizer(scaled) is adam
     with pytest.raises(ValueError, match="train.precision must be one of"):
         check_precision("mixed_float16")
+
+
+def test_precision_warning_only_for_bfloat16_on_a_cpu_that_emulates_it():
+    from sbir_tf.train.precision import precision_warning
+
+    message = precision_warning("bfloat16", gpus=0, cpu_features=["avx2", "avx512f"])
+    assert "AVX512_BF16 or AMX-BF16" in message and "--precision float32" in message
+    assert precision_warning("bfloat16", gpus=0, cpu_features=[]) == message
+    for features in (["avx2", "avx512_bf16"], ["amx_bf16"], None):  # native bfloat16, or nothing known
+        assert precision_warning("bfloat16", gpus=0, cpu_features=features) is None
+    assert precision_warning("bfloat16", gpus=1, cpu_features=["avx2"]) is None  # the step runs on the GPU
+    for other in ("float32", "float16"):
+        assert precision_warning(other, gpus=0, cpu_features=["avx2"]) is None
+    with pytest.raises(ValueError, match="train.precision"):
+        precision_warning("bf16", gpus=0, cpu_features=["avx2"])

@@ -94,3 +94,16 @@ def test_environment_records_whether_onednn_kernels_run(setting, expected):
                          env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) is expected
+
+
+def test_cpu_features_reads_the_flags_line_in_a_fixed_order(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx512_bf16 avx2 avx512f amx_tile\n"
+                    "processor\t: 1\nflags\t\t: fpu sse2 avx512_bf16 avx2 avx512f amx_tile\n")
+    assert run_dir.cpu_features(info) == ["avx2", "avx512f", "avx512_bf16", "amx_tile"]
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2\n")
+    assert run_dir.cpu_features(info) == ["avx2"]
+    info.write_text("processor\t: 0\nmodel name\t: something\n")  # no flags line: not known
+    assert run_dir.cpu_features(info) is None
+    assert run_dir.cpu_features(tmp_path / "absent") is None
+    assert run_dir.environment()["cpu_features"] == run_dir.cpu_features()
