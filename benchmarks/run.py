@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from sbir_tf.train.run_dir import cpu_model  # noqa: E402 - after the path set-up above
+from sbir_tf.train.run_dir import cpu_features, cpu_model  # noqa: E402 - after the path set-up above
 
 SECTIONS = ("peak", "train", "precision", "pipeline", "inference", "metrics")
 DEFAULT_SIZES = (224, 112, 64)
@@ -108,7 +108,8 @@ def machine_info() -> dict:
 
     cpu, cores = cpu_model(), os.cpu_count() or 1
     onednn, source = onednn_enabled()
-    return {"cpu": cpu, "cores": cores, "slug": machine_slug(cpu, cores), "tensorflow": tf.__version__,
+    return {"cpu": cpu, "cpu_features": cpu_features(), "cores": cores, "slug": machine_slug(cpu, cores),
+            "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version(), "onednn": onednn,
             "onednn_source": source, "platform": platform.platform(),
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}

@@ -198,6 +198,9 @@ def test_quick_harness_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert set(run.SECTIONS) <= set(results)
     assert results["machine"]["slug"] == run.machine_slug(results["machine"]["cpu"], results["machine"]["cores"])
+    from sbir_tf.train.run_dir import cpu_features
+
+    assert results["machine"]["cpu_features"] == cpu_features()  # what decides the bfloat16 figures
     assert results["peak"]["gflops"] > 0
     for variant in ("full", "-D"):
         step = results["train"]["fg"][variant]["32"]
