@@ -81,7 +81,7 @@ CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "am
 
 def cpu_features(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> list[str] | None:
     """Which of :data:`CPU_FEATURES` the CPU has (the ``flags`` line of ``cpuinfo``), or None where the file does
-    not say (not Linux). Two CPUs of one model name can differ here, and the speed of a bfloat16 run with them."""
+    not say (not Linux). Two CPUs of one model name can differ here, and so can the speed of a bfloat16 run on them."""
     try:
         for line in Path(cpuinfo).read_text().splitlines():
             if line.startswith("flags"):
