@@ -170,11 +170,16 @@ NEGATIVES = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_112px"
 TRIPLET_CROPS = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crops_112px"
 
 
+def link_record(campaign, folder):
+    """Link the committed record ``experiments/<folder>`` into the campaign tree (skip where it is absent)."""
+    if not (REPO / "experiments" / folder).is_dir():
+        pytest.skip(f"the committed record experiments/{folder} is absent")
+    os.symlink(REPO / "experiments" / folder, campaign.root / "experiments" / folder)
+
+
 def link_negatives(campaign):
     """Part 18's committed record, which parts 20 and 21 read to learn that p = 0.5 stayed."""
-    if not (REPO / "experiments" / NEGATIVES).is_dir():
-        pytest.skip(f"the committed record experiments/{NEGATIVES} is absent")
-    os.symlink(REPO / "experiments" / NEGATIVES, campaign.root / "experiments" / NEGATIVES)
+    link_record(campaign, NEGATIVES)
 
 
 def test_part20_trains_two_held_out_runs_on_top_of_the_winners_of_parts_14_16_18(campaign):
@@ -221,27 +226,33 @@ LR3 = ["train.base_lr=3e-4", "train.final_lr=3e-5"]
 def link_triplet_crops(campaign):
     """Parts 18 and 20's committed records, which parts 22 and 23 read to learn that `croppairs` won part 20."""
     link_negatives(campaign)
-    if not (REPO / "experiments" / TRIPLET_CROPS).is_dir():
-        pytest.skip(f"the committed record experiments/{TRIPLET_CROPS} is absent")
-    os.symlink(REPO / "experiments" / TRIPLET_CROPS, campaign.root / "experiments" / TRIPLET_CROPS)
+    link_record(campaign, TRIPLET_CROPS)
 
 
 def test_part22_trains_one_held_out_run_on_top_of_the_winners_of_parts_14_to_20(campaign):
     link_triplet_crops(campaign)
     result, calls = campaign("22")
-    # the record folder of part 22 does not exist in this tree, so its selection step stops the part
+    sets = assert_held_out_on_croppairs(result, calls, "val60_lr/lr3", LEARNING_RATE)
+    assert sets[-5:] == WINNERS_TO_20 + LR3
+
+
+def assert_held_out_on_croppairs(result, calls, run, folder):
+    """A held-out part built on part 20's `croppairs`: one `vgg16-D` run (seed 0, k3, 1,000 steps, bfloat16, the
+    held-out instances) in ``runs/fg_campaign/<run>``, its record in ``experiments/<folder>`` and its plot beside
+    `croppairs`; returns the run's overrides."""
+    # the part's record folder does not exist in this tree, so its selection step stops the part
     assert result.returncode != 0
     train, record, plot = calls
-    assert train["args"] == "runs/fg_campaign/val60_lr/lr3 vgg16-D"
+    assert train["args"] == f"runs/fg_campaign/{run} vgg16-D"
     assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"]) == ("3", "1000", "0",
                                                                                              "bfloat16")
     sets = train["EXTRA_SETS"].split()
     assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
-    assert sets[-5:] == WINNERS_TO_20 + LR3
-    assert record["args"] == f"runs/fg_campaign/val60_lr experiments/{LEARNING_RATE}"
+    assert record["args"] == f"runs/fg_campaign/{run.split('/')[0]} experiments/{folder}"
     # the plot draws part 20's recorded `croppairs` (the unchanged setting) beside the new run
-    assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{LEARNING_RATE} "
+    assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{folder} "
                     f"--beside experiments/{TRIPLET_CROPS}/croppairs"}
+    return sets
 
 
 @pytest.mark.parametrize("hits1, hits10, grid", [
@@ -265,28 +276,16 @@ def link_learning_rate(campaign):
     """Parts 18, 20 and 22's committed records, which parts 25 and 26 read to learn that `croppairs` won part 20
     and the preset's rates stayed in part 22."""
     link_triplet_crops(campaign)
-    if not (REPO / "experiments" / LEARNING_RATE).is_dir():
-        pytest.skip(f"the committed record experiments/{LEARNING_RATE} is absent")
-    os.symlink(REPO / "experiments" / LEARNING_RATE, campaign.root / "experiments" / LEARNING_RATE)
+    link_record(campaign, LEARNING_RATE)
 
 
 def test_part25_trains_the_papers_batch_on_the_held_out_instances_on_top_of_the_winners_to_part22(campaign):
     link_learning_rate(campaign)
     result, calls = campaign("25")
-    # the record folder of part 25 does not exist in this tree, so its selection step stops the part
-    assert result.returncode != 0
-    train, record, plot = calls
-    assert train["args"] == "runs/fg_campaign/val60_batch/b32 vgg16-D"
-    assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"]) == ("3", "1000", "0",
-                                                                                             "bfloat16")
-    sets = train["EXTRA_SETS"].split()
-    assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
+    sets = assert_held_out_on_croppairs(result, calls, "val60_batch/b32", BATCH)
     # part 22's lr3 lost, so no rate override: the winners to part 20, then the batch
     assert sets[-4:] == WINNERS_TO_20 + ["train.batch_size=32"]
     assert not any(s.startswith("train.base_lr") for s in sets)
-    assert record["args"] == f"runs/fg_campaign/val60_batch experiments/{BATCH}"
-    assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{BATCH} "
-                    f"--beside experiments/{TRIPLET_CROPS}/croppairs"}
 
 
 @pytest.mark.parametrize("hits1, hits10, grid", [
