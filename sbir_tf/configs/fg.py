@@ -80,9 +80,9 @@ def paper() -> Config:
         # Sketchy instances; flip_pairs: with flip, the positive photo mirrored exactly when its sketch is;
         # crop_pairs: the positive photo cropped at its sketch's random window (the paper does not say whether a
         # sketch and its photo share a crop; off in every preset)
-        # trunk_cache_views: with model.frozen_blocks=5, V > 0 computes the frozen trunk's output once for V random
-        # crop/flip views of each training image and trains on those (sbir_tf.train.trunk_cache; 0: live images,
-        # every preset); trunk_cache_seed draws the views
+        # trunk_cache_views: with model.frozen_blocks=k >= 1, V > 0 computes the frozen blocks' output once for V
+        # random crop/flip views of each training image and trains on those (sbir_tf.train.trunk_cache; 0: live
+        # images, every preset); trunk_cache_seed draws the views
         data=dict(dataset="sketchy", root=None, prepared_dir=None, category=None,
                   sketch_rendering=CENTRED_SKETCH_RENDERING, photo_rendering=DEFAULT_RENDERING, image_size=224,
                   load_size=None, hard_negative_prob=0.5, flip=False, flip_pairs=False, crop_pairs=False,

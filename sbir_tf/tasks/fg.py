@@ -275,13 +275,15 @@ class FGTask:
 
     def _cached_train_step(self, model, cfg: Config, data: FGData, strategy):
         """:meth:`train_step` on cached trunk outputs (``data.trunk_cache_views``, :mod:`sbir_tf.train.trunk_cache`):
-        the views are extracted (or read from the cache) here, and the step trains the heads, classifier and decoder
-        of ``model`` (the same variables; checkpoints hold the whole model)."""
+        the views are extracted (or read from the cache) here, and the step trains what learns on top of the frozen
+        blocks (the trainable conv blocks and heads, the classifier and the decoder) of ``model`` (the same
+        variables; checkpoints hold the whole model)."""
         from sbir_tf.data.pipeline import TripletPlan, _resolve_load_size
         from sbir_tf.train.fg_step import fg_step, random_state_variables
-        from sbir_tf.train.trunk_cache import HeadView, cached_triplet_dataset, trunk_features, view_table
+        from sbir_tf.train.trunk_cache import HeadView, cached_triplet_dataset, trunk_features, trunk_split, view_table
 
         split, d, t = data.split, cfg.data, cfg.train
+        frozen = int(cfg.model.frozen_blocks)
         load = _resolve_load_size(d.image_size, d.load_size)
         plan = TripletPlan.build(split.train_sketches, split.train_photos,
                                  {c: i for i, c in enumerate(data.classes)}, batch_size=t.batch_size,
@@ -292,15 +294,15 @@ class FGTask:
                                                       ("photos", plan.photos, model.photo_encoder))):
             tables[name] = view_table(len(records), plan.views, d.image_size, load, bool(d.flip),
                                       int(d.trunk_cache_seed) * 2 + k)
-            banks[name] = trunk_features(encoder.trunk, records, arrays=data.index.arrays, image_size=d.image_size,
-                                         load_size=load, table=tables[name], batch_size=cfg.eval.batch_size,
-                                         desc=f"training {name}")
+            banks[name] = trunk_features(trunk_split(encoder, frozen)[0], records, arrays=data.index.arrays,
+                                         image_size=d.image_size, load_size=load, table=tables[name],
+                                         batch_size=cfg.eval.batch_size, desc=f"training {name}")
 
         def dataset_fn(start_step: int):
             return cached_triplet_dataset(plan, banks["sketches"], banks["photos"], tables["sketches"],
                                           arrays=data.index.arrays, start_step=start_step)
 
-        step_fn, trackables = fg_step(HeadView(model), cfg, dataset_fn, strategy=strategy)
+        step_fn, trackables = fg_step(HeadView(model, frozen), cfg, dataset_fn, strategy=strategy)
         return step_fn, {**trackables, "model": model, "rng": random_state_variables(model)}
 
     def schedule_points(self, config: Mapping[str, Any]) -> dict[str, int]:
@@ -556,18 +558,19 @@ def validation_slice(queries, gallery, num_queries: int, num_distractors: int):
 
 
 def embed_records(encoder, records, index, cfg: Config) -> np.ndarray:
-    """Deployment embeddings of centre crops of ``records``; with ``data.trunk_cache_views`` the trunk's outputs
-    come from the trunk cache (one centre view per image, :mod:`sbir_tf.train.trunk_cache`)."""
+    """Deployment embeddings of centre crops of ``records``; with ``data.trunk_cache_views`` the frozen blocks'
+    outputs come from the trunk cache (one centre view per image, :mod:`sbir_tf.train.trunk_cache`)."""
     from sbir_tf.data.pipeline import _resolve_load_size, image_dataset
     from sbir_tf.train.inference import embed
 
     if int(cfg.data.get("trunk_cache_views", 0) or 0):
-        from sbir_tf.train.trunk_cache import trunk_features
+        from sbir_tf.train.trunk_cache import trunk_features, trunk_split
 
-        features = trunk_features(encoder.trunk, records, arrays=index.arrays, image_size=cfg.data.image_size,
+        fixed, learning = trunk_split(encoder, int(cfg.model.frozen_blocks))
+        features = trunk_features(fixed, records, arrays=index.arrays, image_size=cfg.data.image_size,
                                   load_size=_resolve_load_size(cfg.data.image_size, cfg.data.load_size),
                                   batch_size=cfg.eval.batch_size, desc=f"centre crops ({len(records)})")
-        return embed(encoder.head, features, batch_size=cfg.eval.batch_size)
+        return embed(learning, features, batch_size=cfg.eval.batch_size)
 
     ds = image_dataset(records, arrays=index.arrays, image_size=cfg.data.image_size, load_size=cfg.data.load_size,
                        batch_size=cfg.eval.batch_size, on_error="raise")  # no white stand-ins in the scores

@@ -1,10 +1,11 @@
 """Frozen-trunk feature cache for fine-grained training (``data.trunk_cache_views``; a CPU setting, not the paper's).
 
-With every VGG16 conv block frozen (``model.frozen_blocks=5``) the conv trunk is a fixed function of its input, so
-its output can be computed once per input and reused: training then runs only what learns (fc6, fc7, the
-embedding, the classifier and the decoder). On a CPU the trunk's forward pass is most of a step (at 224 px, 36
-images take about 9 s on 2 cores), so a cached run is many times faster; at 224 px it is what makes the paper's
-image size affordable here.
+With VGG16 conv blocks 1..k frozen (``model.frozen_blocks=k``, k >= 1) those blocks are a fixed function of their
+input, so their output (``block<k>_pool``) can be computed once per input and reused: training then runs only what
+learns (the trainable conv blocks k+1..5, fc6, fc7, the embedding, the classifier and the decoder), see
+:func:`trunk_split`. On a CPU the frozen blocks' forward pass is a large part of a step (at 224 px, the whole
+trunk's pass over 36 images takes about 9 s on 2 cores), so a cached run is several times faster; with every block
+frozen (k = 5) it is what makes the paper's image size affordable here.
 
 **Views.** A live training batch draws, for each image it reads, a fresh crop window and mirror
 (:class:`sbir_tf.data.pipeline.TripletPlan`). A cached run cannot hold every window, so it holds ``V`` *views* per
@@ -20,7 +21,7 @@ the live evaluation computes.
 
 **Files.** ``<cache dir>/trunk/<sha256>.npy`` (``$SBIR_TF_CACHE``, default ``~/.cache/sbir_tf``): float32
 ``[N, V, h, w, c]`` (training views) or ``[N, h, w, c]`` (centre crops). The name is a SHA-256 over what determines
-the contents (:func:`cache_key`): the trunk's weights, the records (paths and file states), the image and load
+the contents (:func:`cache_key`): the frozen part's weights (so each k has its own files), the records (paths and file states), the image and load
 sizes and the view table; another setting is another file, never a stale one. Files are written atomically.
 """
 from __future__ import annotations
@@ -29,9 +30,11 @@ import hashlib
 import json
 import os
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -45,18 +48,52 @@ TRUNK_CACHE_VERSION = "trunk-cache-v1"
 
 
 def check_trunk_cache(views, frozen_blocks, backbone: str, crop_pairs: bool, flip_pairs: bool) -> int:
-    """``data.trunk_cache_views`` as an int, or ``ValueError`` naming what forbids it: the cache needs a fixed
-    trunk (VGG16, ``model.frozen_blocks=5``) and independent views (no ``crop_pairs`` / ``flip_pairs``, which tie a
-    photo's window to its sketch's)."""
+    """``data.trunk_cache_views`` as an int, or ``ValueError`` naming what forbids it: the cache needs a fixed part
+    of the trunk (VGG16, ``model.frozen_blocks`` >= 1) and independent views (no ``crop_pairs`` / ``flip_pairs``,
+    which tie a photo's window to its sketch's)."""
     if isinstance(views, bool) or not isinstance(views, (int, np.integer)) or views < 0:
         raise ValueError(f"data.trunk_cache_views must be an integer >= 0 (0: read images live), got {views!r}")
-    if views and (backbone != "vgg16" or frozen_blocks != 5):
-        raise ValueError(f"data.trunk_cache_views={views} caches the output of a fixed conv trunk: it needs "
-                         f"model.backbone='vgg16' and model.frozen_blocks=5 (got {backbone!r}, {frozen_blocks!r})")
+    if views and (backbone != "vgg16" or isinstance(frozen_blocks, bool)
+                  or not isinstance(frozen_blocks, (int, np.integer)) or not 1 <= frozen_blocks <= 5):
+        raise ValueError(f"data.trunk_cache_views={views} caches the output of fixed VGG16 conv blocks: it needs "
+                         f"model.backbone='vgg16' and model.frozen_blocks in 1..5 (got {backbone!r}, "
+                         f"{frozen_blocks!r})")
     if views and (crop_pairs or flip_pairs):
         raise ValueError("data.trunk_cache_views draws each image's views on its own; it cannot tie a photo's crop "
                          "or flip to its sketch's (data.crop_pairs / data.flip_pairs): set them false")
     return int(views)
+
+
+#: encoder -> {frozen_blocks: (fixed, learning)}: one split per encoder and depth, so repeated evaluations reuse
+#: one model (and its traced inference function) instead of building another.
+_SPLITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def trunk_split(encoder, frozen_blocks: int) -> tuple[keras.Model, keras.Model]:
+    """``(fixed, learning)`` of an :class:`sbir_tf.models.fg.FGEncoder` whose VGG16 blocks 1..k are frozen.
+
+    ``fixed``: image -> ``block<k>_pool`` (the encoder's trunk itself when k = 5), what the cache holds.
+    ``learning``: ``block<k>_pool`` output -> embedding, the trunk's layers after the cut followed by the encoder's
+    head (the head itself when k = 5). Both call the encoder's own layers, so they hold its variables and
+    ``learning(fixed(x))`` is ``encoder(x)``; training ``learning`` trains the encoder."""
+    k = int(frozen_blocks)
+    if not 1 <= k <= 5:
+        raise ValueError(f"trunk_split needs frozen_blocks in 1..5, got {frozen_blocks!r}")
+    splits = _SPLITS.setdefault(encoder, {})
+    if k not in splits:
+        trunk = encoder.trunk
+        if k == 5:
+            splits[k] = (trunk, encoder.head)
+        else:
+            names = [layer.name for layer in trunk.layers]
+            cut = names.index(f"block{k}_pool")
+            fixed = keras.Model(trunk.input, trunk.get_layer(names[cut]).output, name=f"{trunk.name}_blocks1to{k}")
+            inputs = keras.Input(shape=tuple(fixed.output.shape[1:]), name=f"{trunk.name}_block{k}_pool")
+            x = inputs
+            for layer in trunk.layers[cut + 1:]:
+                x = layer(x)
+            splits[k] = (fixed, keras.Model(inputs, encoder.head(x), name=f"{encoder.name}_from_block{k}"))
+    return splits[k]
 
 
 def view_table(num_images: int, views: int, image_size: int, load_size: int, flip: bool, seed: int) -> np.ndarray:
@@ -163,15 +200,17 @@ def trunk_features(trunk, records: Sequence[Record], *, arrays: dict | None = No
 
 
 class HeadView(VariableGroups):
-    """The parts of a :class:`sbir_tf.models.fg.PangModel` that learn when its trunks are fixed: each encoder's
-    embedding head (same variables, same layers), the classifier and the decoder. It has what the training step
-    reads (``sketch_encoder``, ``photo_encoder``, ``classifier``, ``decoder`` and the variable groups), so
-    :class:`sbir_tf.train.fg_step.FGStep` trains it on batches of trunk outputs exactly as it trains the model on
+    """The parts of a :class:`sbir_tf.models.fg.PangModel` that learn when its VGG16 blocks 1..k are fixed: each
+    encoder's ``learning`` part (:func:`trunk_split`: conv blocks k+1..5 and the embedding head, the same variables
+    and layers), the classifier and the decoder. It has what the training step reads (``sketch_encoder``,
+    ``photo_encoder``, ``classifier``, ``decoder`` and the variable groups), so
+    :class:`sbir_tf.train.fg_step.FGStep` trains it on batches of cached outputs exactly as it trains the model on
     images."""
 
-    def __init__(self, model) -> None:
-        self.sketch_encoder = model.sketch_encoder.head
-        self.photo_encoder = self.sketch_encoder if model.siamese else model.photo_encoder.head
+    def __init__(self, model, frozen_blocks: int = 5) -> None:
+        self.sketch_encoder = trunk_split(model.sketch_encoder, frozen_blocks)[1]
+        self.photo_encoder = (self.sketch_encoder if model.siamese
+                              else trunk_split(model.photo_encoder, frozen_blocks)[1])
         self.classifier, self.decoder = model.classifier, model.decoder
 
 

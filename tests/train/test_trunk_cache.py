@@ -11,8 +11,10 @@ from sbir_tf.data.pipeline import TripletPlan, _random_crop_flip, ImageSource
 from sbir_tf.data.preprocessing import vgg_preprocess
 from sbir_tf.experiments import sketchy_fg
 from sbir_tf.models import backbones
+from sbir_tf.models.fg import build_encoder
 from sbir_tf.tasks.fg import FGTask
-from sbir_tf.train.trunk_cache import (cached_triplet_dataset, check_trunk_cache, trunk_features, view_table)
+from sbir_tf.train.trunk_cache import (cached_triplet_dataset, check_trunk_cache, trunk_features, trunk_split,
+                                      view_table)
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +40,33 @@ def test_view_table_draws_the_live_windows_and_flips():
 @pytest.mark.parametrize("views, frozen, backbone, pairs, fragment", [
     (-1, 5, "vgg16", False, "integer >= 0"),
     (True, 5, "vgg16", False, "integer >= 0"),
-    (2, 4, "vgg16", False, "frozen_blocks=5"),
-    (2, 5, "googlenet", False, "frozen_blocks=5"),
+    (2, 0, "vgg16", False, "frozen_blocks in 1..5"),
+    (2, True, "vgg16", False, "frozen_blocks in 1..5"),
+    (2, 5, "googlenet", False, "backbone='vgg16'"),
     (2, 5, "vgg16", True, "crop_pairs"),
 ])
 def test_settings_the_cache_cannot_honour_are_errors(views, frozen, backbone, pairs, fragment):
     with pytest.raises(ValueError, match=fragment):
         check_trunk_cache(views, frozen, backbone, crop_pairs=pairs, flip_pairs=False)
     assert check_trunk_cache(0, 0, "googlenet", True, True) == 0  # off: nothing to check
+    assert [check_trunk_cache(3, k, "vgg16", False, False) for k in (1, 4, 5)] == [3, 3, 3]
+
+
+@pytest.mark.parametrize("frozen", [2, 4, 5])
+def test_the_split_is_the_encoder_cut_after_the_frozen_blocks(frozen):
+    """fixed: image -> block<k>_pool; learning: the rest of the trunk and the head, on the encoder's own variables,
+    and learning(fixed(x)) == encoder(x). Only the learning part holds trainable variables."""
+    encoder = build_encoder({"weights": None, "frozen_blocks": frozen}, image_size=64)
+    fixed, learning = trunk_split(encoder, frozen)
+    assert trunk_split(encoder, frozen) == (fixed, learning)  # one split per encoder and depth
+    assert fixed.output.shape[1:] == (64 >> frozen, 64 >> frozen, {2: 128, 4: 512, 5: 512}[frozen])
+    x = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32") * 50
+    np.testing.assert_allclose(learning(fixed(x)), encoder(x, training=False), rtol=1e-5, atol=1e-6)
+    assert not fixed.trainable_weights
+    ids = {id(v) for v in encoder.trainable_variables}
+    assert {id(v) for v in learning.trainable_variables} == ids
+    conv_kernels = {v.path.split("/")[-2] for v in learning.trainable_variables if "conv" in v.path}
+    assert conv_kernels == {f"block{b}_conv{c}" for b in range(frozen + 1, 6) for c in range(1, 4 if b > 2 else 3)}
 
 
 def test_cli_rejects_the_cache_with_a_trainable_trunk(tmp_path):
@@ -109,12 +130,12 @@ def _history(out):
     return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("sharing", ["siamese", "hybrid"])
-def test_one_view_per_image_trains_exactly_as_the_live_run(tmp_path, monkeypatch, sharing):
+@pytest.mark.parametrize("sharing, frozen", [("siamese", 5), ("hybrid", 5), ("siamese", 4), ("hybrid", 3)])
+def test_one_view_per_image_trains_exactly_as_the_live_run(tmp_path, monkeypatch, sharing, frozen):
     """No crop room and no flip: the cache holds the very inputs a live run reads, so the losses of every step (both
-    stages) and the final acc@K agree with the live run's."""
+    stages) and the final acc@K agree with the live run's, with the whole trunk frozen or only its first blocks."""
     monkeypatch.setenv("SBIR_TF_CACHE", str(tmp_path / "cache"))
-    base = ["--config", "smoke", "--frozen_blocks", "5", "--sharing", sharing, "--steps", "6",
+    base = ["--config", "smoke", "--frozen_blocks", str(frozen), "--sharing", sharing, "--steps", "6",
             "--set", "data.load_size=32", "data.flip=false", "train.eval_every=0"]
     live, cached = tmp_path / "live", tmp_path / "cached"
     assert sketchy_fg.main([*base, "--output_dir", str(live)]) == 0
