@@ -7,6 +7,9 @@ Sections (``--only``, comma-separated; default all, in this order):
                model FLOP utilisation (MFU); one WAD-CMSN iteration (``benchmarks.train_step``);
 ``precision``  the same fine-grained steps under mixed bfloat16 (``--precision bfloat16``): images/s and the
                speed-up over the float32 step of ``train`` (CPUs with AMX-BF16 run bfloat16 convolutions natively);
+``frozen``     the ``-D`` step with VGG16 conv blocks 1..k frozen (k = 3, 4, 5), read live and from the trunk cache
+               (``data.trunk_cache_views``: the step trains on the frozen blocks' outputs): images/s and the cache's
+               speed-up;
 ``pipeline``   the input pipeline's images/s (``benchmarks.input_pipeline.measure``) against what the training step
                consumes at the same image size;
 ``inference``  gallery embedding images/s and single-query latency (``benchmarks.inference``), brute-force search
@@ -41,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from sbir_tf.train.run_dir import cpu_features, cpu_model  # noqa: E402 - after the path set-up above
 
-SECTIONS = ("peak", "train", "precision", "pipeline", "inference", "metrics")
+SECTIONS = ("peak", "train", "precision", "frozen", "pipeline", "inference", "metrics")
 DEFAULT_SIZES = (224, 112, 64)
 QUICK_SIZES = (32,)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -62,6 +65,7 @@ def settings_for(quick: bool) -> dict:
                 "train": {"batch_size": 2, "steps": {}, "default_steps": (1, 1), "variants": ("full", "-D"),
                           "wadcmsn": {"batch_size": 128, "warmup": 1, "iterations": 2, "pool": 256}},
                 "precision": {"precisions": ("bfloat16",)},
+                "frozen": {"depths": (4,), "variants": ("-D",)},
                 "pipeline": {"batch_size": 4, "seconds": 1.0, "real_data": False},
                 "inference": {"embed_batch": 4, "embed_repeats": 1, "query_gallery": 100, "query_repeats": 2,
                               "faiss_sizes": (1_000,)},
@@ -71,6 +75,7 @@ def settings_for(quick: bool) -> dict:
                       "variants": ("full", "-D"),
                       "wadcmsn": {"batch_size": 128, "warmup": 2, "iterations": 10, "pool": 2048}},
             "precision": {"precisions": ("bfloat16",)},
+            "frozen": {"depths": (3, 4, 5), "variants": ("-D",)},
             "pipeline": {"batch_size": 32, "seconds": 20.0, "real_data": True},
             "inference": {"embed_batch": 64, "embed_repeats": 2, "query_gallery": 1250, "query_repeats": 10,
                           "faiss_sizes": (1_000, 100_000, 1_000_000)},
@@ -184,6 +189,26 @@ def run_precision(cfg: dict, train_cfg: dict, sizes, train_results: dict | None,
                 if "error" not in r:
                     base = _get(train_results or {}, "fg", variant, size, "images_per_s")
                     r["speedup_over_float32"] = r["images_per_s"] / base if base else None
+    return out
+
+
+def run_frozen(cfg: dict, train_cfg: dict, sizes, log=print, errors: dict | None = None) -> dict:
+    """The fine-grained step with VGG16 blocks 1..k frozen, for each k of ``cfg["depths"]``, read live and from the
+    trunk cache (same batch and step counts as ``train``); each cached result carries ``speedup_over_live``.
+    ``{"k<k>": {"live"|"cached": {variant: {size: result}}}}``."""
+    errors = {} if errors is None else errors
+    out: dict = {}
+    for k in cfg["depths"]:
+        depth = out[f"k{k}"] = {}
+        step_cfg = {**train_cfg, "variants": cfg["variants"]}
+        for mode in ("live", "cached"):
+            depth[mode] = _measure_fg_steps(step_cfg, sizes, log, errors, suffix=f" k{k} {mode}",
+                                            frozen_blocks=k, cached=mode == "cached")
+        for variant, by_size in depth["cached"].items():
+            for size, r in by_size.items():
+                live = _get(depth, "live", variant, size, "images_per_s")
+                if "error" not in r:
+                    r["speedup_over_live"] = r["images_per_s"] / live if live else None
     return out
 
 
@@ -354,6 +379,11 @@ def _step_results(results: dict):
         for variant, by_size in by_variant.items():
             for size, r in by_size.items():
                 yield f"train {variant} {size}px {precision}", r, precision
+    for depth, by_mode in (results.get("frozen") or {}).items():
+        for mode, by_variant in by_mode.items():
+            for variant, by_size in by_variant.items():
+                for size, r in by_size.items():
+                    yield f"train {variant} {size}px {depth} {mode}", r, None
 
 
 def report_rows(results: dict) -> list[tuple[str, str, str, str]]:
@@ -375,6 +405,11 @@ def report_rows(results: dict) -> list[tuple[str, str, str, str]]:
         add(f"{tag} images/s (batch {r['batch_size']} triplets)", r["images_per_s"], "img/s")
         if precision:
             add(f"{tag} speed-up over float32", r.get("speedup_over_float32"), "x")
+            continue
+        if r.get("frozen_blocks"):
+            if r.get("cached"):
+                add(f"{tag} speed-up over live", r.get("speedup_over_live"), "x")
+            add(f"{tag} step time (median of {r['timed_steps']})", r["step_s"], "s")
             continue
         add(f"{tag} step time (median of {r['timed_steps']})", r["step_s"], "s")
         add(f"{tag} peak memory (process max RSS)", r["ru_maxrss_mb"], "MB")
@@ -483,6 +518,7 @@ def run(sections=SECTIONS, sizes=DEFAULT_SIZES, quick: bool = False, log=print) 
                                        results["errors"]))
     section("precision", lambda: run_precision(cfg["precision"], cfg["train"], sizes, results.get("train"), log,
                                                results["errors"]))
+    section("frozen", lambda: run_frozen(cfg["frozen"], cfg["train"], sizes, log, results["errors"]))
     pipe_size = 224 if 224 in sizes else max(sizes)
     section("pipeline", lambda: run_pipeline(cfg["pipeline"], pipe_size, results.get("train")))
     section("inference", lambda: run_inference(cfg["inference"], cfg["metrics"], sizes, log))

@@ -145,11 +145,26 @@ def _fg_parts(model) -> dict:
     return parts
 
 
+def cached_triplet_batch(batch: dict, feature_shape, seed: int = 0) -> dict:
+    """``batch`` with its three images replaced by random non-negative ``feature_shape`` tensors: what a batch of
+    the trunk cache (``sbir_tf.train.trunk_cache``) holds, the outputs of a ReLU and max-pool block."""
+    rng = np.random.default_rng(seed + 1)
+    n = int(batch["sketch"].shape[0])
+    return {**batch, **{k: tf.constant(rng.uniform(0.0, 50.0, (n, *feature_shape)).astype(np.float32))
+                        for k in ("sketch", "positive", "negative")}}
+
+
 def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: int = 32, warmup: int = 1,
                     steps: int = 2, peak_gflops: float | None = None, num_classes: int = NUM_CLASSES,
-                    seed: int = 0, precision: str = "float32") -> dict:
+                    seed: int = 0, precision: str = "float32", frozen_blocks: int = 0, cached: bool = False) -> dict:
     """Time ``steps`` training steps of the fine-grained model (after ``warmup``) on synthetic triplets, built
-    under ``precision``'s dtype policy (``sbir_tf.train.precision``; MFU is always against the float32 peak)."""
+    under ``precision``'s dtype policy (``sbir_tf.train.precision``; MFU is always against the float32 peak).
+
+    ``frozen_blocks=k`` keeps VGG16 conv blocks 1..k fixed (``model.frozen_blocks``); with ``cached`` the step
+    trains on their outputs, as a run with ``data.trunk_cache_views`` does (:class:`sbir_tf.train.trunk_cache
+    .HeadView`), so the frozen blocks' forward pass is out of the step. With frozen blocks (cached or live) only the
+    forward FLOPs per sample are reported, no step FLOPs or MFU: the 3x-forward rule of :data:`TRAIN_STEP_FACTOR`
+    assumes every layer computes its weight gradients."""
     import keras
 
     from sbir_tf.models.fg import build_fg_model
@@ -157,24 +172,32 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     from sbir_tf.train.fg_step import FGStep, make_adam
     from sbir_tf.train.precision import set_precision, wrap_optimizer
     from sbir_tf.train.schedules import PAPER_BASE_LR, two_stage_schedule
+    from sbir_tf.train.trunk_cache import HeadView, trunk_split
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
     if warmup < 1 or steps < 1:
         raise ValueError(f"need warmup >= 1 (it traces the step) and steps >= 1; got {warmup}, {steps}")
+    if cached and not 1 <= int(frozen_blocks) <= 5:
+        raise ValueError(f"a cached step needs frozen_blocks in 1..5, got {frozen_blocks!r}")
     keras.backend.clear_session()
     gc.collect()
     rss_before = current_rss()
     settings = _loss_settings()
     previous_policy = keras.mixed_precision.global_policy().name
     set_precision(precision)
-    model = build_fg_model({"weights": None, "use_decoder": variant == "full"}, num_classes=num_classes,
-                           image_size=image_size)
+    model = build_fg_model({"weights": None, "use_decoder": variant == "full", "frozen_blocks": int(frozen_blocks)},
+                           num_classes=num_classes, image_size=image_size)
     stages = two_stage_schedule("text", 10 * (warmup + steps), has_decoder=model.decoder is not None,
                                 lambda_d=settings["lambda_d"], lambda_t=settings["lambda_t"])
     stage = stages[-1]  # the full objective: stage 2 with a decoder, the single joint stage without
     batch = synthetic_triplet_batch(batch_size, image_size, num_classes, seed)
-    trainer = FGStep(model, [stage], wrap_optimizer(make_adam(PAPER_BASE_LR, 0.9, 0.999, 1e-8), precision),
+    learner = model
+    if cached:
+        learner = HeadView(model, int(frozen_blocks))
+        fixed = trunk_split(model.sketch_encoder, int(frozen_blocks))[0]
+        batch = cached_triplet_batch(batch, tuple(fixed.output.shape[1:]), seed)
+    trainer = FGStep(learner, [stage], wrap_optimizer(make_adam(PAPER_BASE_LR, 0.9, 0.999, 1e-8), precision),
                      lambda s: None,
                      global_batch=batch_size, margin=settings["margin"],
                      decoder_distance=PANG_2017.decoder_distance, learning_rate=lambda s: PAPER_BASE_LR)
@@ -183,7 +206,7 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     def step_fn(b):
         return update(b)[0]  # the loss terms (the update also returns whether it was applied)
 
-    parts = _fg_parts(model)
+    parts = _fg_parts(learner)
     start = time.perf_counter()
     with count_samples(parts) as samples:
         out = step_fn(batch)
@@ -206,7 +229,7 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     step_flops = training_step_flops(forward)
     result = {
         "variant": variant, "image_size": image_size, "batch_size": batch_size, "precision": precision,
-        "stage": stage.name,
+        "frozen_blocks": int(frozen_blocks), "cached": bool(cached), "stage": stage.name,
         "loss_weights": dict(stage.weights), "trained_groups": list(stage.groups),
         "warmup_steps": warmup, "timed_steps": steps, "first_step_s": first_step_s,
         "step_s": median, "step_times_s": times,
@@ -218,9 +241,12 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
         "ru_maxrss_mb": ru_maxrss_bytes() / _MB, "memory_method": "psutil RSS sampled every 5 ms",
         "loss": float(out["total"]),
     }
-    if peak_gflops:
+    if frozen_blocks:  # frozen layers compute no weight gradients: the 3x-forward step count would overstate it
+        for key in ("step_gflop", "train_factor", "achieved_gflops"):
+            del result[key]
+    elif peak_gflops:
         result["mfu"] = result["achieved_gflops"] / peak_gflops
-    del trainer, model, step_fn, batch
+    del trainer, model, learner, step_fn, batch
     keras.mixed_precision.set_global_policy(previous_policy)
     keras.backend.clear_session()
     gc.collect()
@@ -268,11 +294,13 @@ def measure_wadcmsn_iteration(batch_size: int = 128, warmup: int = 2, iterations
 
 def measure_fg_step_isolated(variant: str = "full", image_size: int = 224, batch_size: int = 32, warmup: int = 1,
                              steps: int = 2, peak_gflops: float | None = None, timeout: float = 1800,
-                             precision: str = "float32") -> dict:
+                             precision: str = "float32", frozen_blocks: int = 0, cached: bool = False) -> dict:
     """:func:`measure_fg_step` in a fresh Python process (clean memory figures); same arguments and result."""
     cmd = [sys.executable, "-m", "benchmarks.train_step", f"--variant={variant}", "--image-size", str(image_size),
            "--batch-size", str(batch_size), "--warmup", str(warmup), "--steps", str(steps),
-           "--precision", precision]
+           "--precision", precision, "--frozen-blocks", str(int(frozen_blocks))]
+    if cached:
+        cmd.append("--cached")
     if peak_gflops:
         cmd += ["--peak-gflops", repr(float(peak_gflops))]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
@@ -294,9 +322,14 @@ def main(argv=None) -> None:
     parser.add_argument("--peak-gflops", type=float, default=None)
     parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "float16"),
                         help="dtype policy of the model (sbir_tf.train.precision)")
+    parser.add_argument("--frozen-blocks", type=int, default=0,
+                        help="VGG16 conv blocks 1..k kept fixed (model.frozen_blocks)")
+    parser.add_argument("--cached", action="store_true",
+                        help="train on the frozen blocks' outputs, as with data.trunk_cache_views")
     args = parser.parse_args(argv)
     result = measure_fg_step(args.variant, args.image_size, args.batch_size, warmup=args.warmup, steps=args.steps,
-                             peak_gflops=args.peak_gflops, precision=args.precision)
+                             peak_gflops=args.peak_gflops, precision=args.precision,
+                             frozen_blocks=args.frozen_blocks, cached=args.cached)
     print(_RESULT_MARKER + json.dumps(result), flush=True)
 
 

@@ -215,6 +215,10 @@ def test_quick_harness_end_to_end(tmp_path):
         assert bf16["precision"] == "bfloat16" and bf16["images_per_s"] > 0 and "mfu" not in bf16
         assert bf16["speedup_over_float32"] == bf16["images_per_s"] / results["train"]["fg"][variant]["32"][
             "images_per_s"]
+    live, cached = (results["frozen"]["k4"][mode]["-D"]["32"] for mode in ("live", "cached"))
+    assert (live["frozen_blocks"], live["cached"], cached["frozen_blocks"], cached["cached"]) == (4, False, 4, True)
+    assert cached["speedup_over_live"] == cached["images_per_s"] / live["images_per_s"]
+    assert cached["samples_per_step"]["encoder"] == 3 * cached["batch_size"] and "mfu" not in cached
     assert results["pipeline"]["images_per_s"] > 0 and results["pipeline"]["ratio_to_training"] > 0
     assert results["inference"]["embedding"]["32"]["images_per_s"] > 0
     assert results["inference"]["query"]["ms"] > 0
@@ -273,6 +277,40 @@ def test_precision_rows_and_a_failing_configuration(monkeypatch):
     md = run.to_markdown({"machine": {}, "precision": out})
     assert "| train -D 64px bfloat16 speed-up over float32 | 2.5 x |" in md
     assert "| train -D 224px bfloat16 | failed |" in md
+
+
+def test_frozen_rows_read_the_cache_against_the_live_step(monkeypatch):
+    """Each depth is measured live and cached with the same batch; the cached row carries its speed-up."""
+    import benchmarks.train_step as ts
+
+    calls = []
+
+    def fake_step(variant, size, batch_size, warmup, steps, frozen_blocks, cached):
+        calls.append((variant, size, frozen_blocks, cached))
+        return {"batch_size": batch_size, "images_per_s": (40.0 if cached else 10.0) * frozen_blocks, "step_s": 1.0,
+                "timed_steps": steps, "frozen_blocks": frozen_blocks, "cached": cached}
+
+    monkeypatch.setattr(ts, "measure_fg_step_isolated", fake_step)
+    cfg = run.settings_for(quick=False)
+    out = run.run_frozen(cfg["frozen"], cfg["train"], (112,), log=lambda m: None)
+    assert calls == [("-D", 112, k, c) for k in (3, 4, 5) for c in (False, True)]
+    assert [out[f"k{k}"]["cached"]["-D"]["112"]["speedup_over_live"] for k in (3, 4, 5)] == [4.0, 4.0, 4.0]
+    md = run.to_markdown({"machine": {}, "frozen": out})
+    assert "| train -D 112px k4 cached speed-up over live | 4 x |" in md
+    assert "| train -D 112px k4 live images/s (batch 32 triplets) | 40 img/s |" in md
+
+
+def test_a_cached_step_trains_on_the_frozen_blocks_outputs():
+    """With blocks 1..4 frozen and cached, the step's inputs are block4_pool outputs and only block 5 and the heads
+    learn; asking for a cached step with nothing frozen is an error."""
+    from benchmarks.train_step import measure_fg_step
+
+    r = measure_fg_step("-D", 32, batch_size=2, warmup=1, steps=1, frozen_blocks=4, cached=True)
+    assert r["cached"] and r["frozen_blocks"] == 4 and r["images_per_s"] > 0 and "step_gflop" not in r
+    assert r["samples_per_step"] == {"encoder": 6, "classifier": 6}
+    assert r["forward_flops_per_sample"]["encoder"] > 0
+    with pytest.raises(ValueError, match="frozen_blocks in 1..5"):
+        measure_fg_step("-D", 32, batch_size=2, frozen_blocks=0, cached=True)
 
 
 def test_decoder_benchmark_prints_both_passes(capsys):
