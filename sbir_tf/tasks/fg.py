@@ -182,7 +182,7 @@ class FGTask:
         if d.load_size is not None and int(d.load_size) < size:
             raise ValueError(f"data.load_size ({d.load_size}) must be >= data.image_size ({size})")
         check_frozen_blocks(m.frozen_blocks, m.backbone)
-        check_trunk_cache(d.trunk_cache_views, m.frozen_blocks, m.backbone, d.crop_pairs, d.flip_pairs)
+        check_trunk_cache(d.trunk_cache_views, m.frozen_blocks, m.backbone, d.crop_pairs, d.flip_pairs, d.flip)
         _check_int(d.trunk_cache_seed, "data.trunk_cache_seed", 0)
         check_weights(m.weights, m.backbone, "model.weights")
         check_weights(m.sketch_weights, m.backbone, "model.sketch_weights")
@@ -280,7 +280,8 @@ class FGTask:
         variables; checkpoints hold the whole model)."""
         from sbir_tf.data.pipeline import TripletPlan, _resolve_load_size
         from sbir_tf.train.fg_step import fg_step, random_state_variables
-        from sbir_tf.train.trunk_cache import HeadView, cached_triplet_dataset, trunk_features, trunk_split, view_table
+        from sbir_tf.train.trunk_cache import (HeadView, cached_triplet_dataset, paired_photos, trunk_features,
+                                               trunk_split, view_table)
 
         split, d, t = data.split, cfg.data, cfg.train
         frozen = int(cfg.model.frozen_blocks)
@@ -288,19 +289,24 @@ class FGTask:
         plan = TripletPlan.build(split.train_sketches, split.train_photos,
                                  {c: i for i, c in enumerate(data.classes)}, batch_size=t.batch_size,
                                  hard_negative_prob=d.hard_negative_prob, seed=int(t.seed), image_size=d.image_size,
-                                 load_size=load, flip=bool(d.flip), views=int(d.trunk_cache_views))
-        tables, banks = {}, {}
-        for k, (name, records, encoder) in enumerate((("sketches", plan.sketches, model.sketch_encoder),
-                                                      ("photos", plan.photos, model.photo_encoder))):
-            tables[name] = view_table(len(records), plan.views, d.image_size, load, bool(d.flip),
-                                      int(d.trunk_cache_seed) * 2 + k)
-            banks[name] = trunk_features(trunk_split(encoder, frozen)[0], records, arrays=data.index.arrays,
-                                         image_size=d.image_size, load_size=load, table=tables[name],
-                                         batch_size=cfg.eval.batch_size, desc=f"training {name}")
+                                 load_size=load, flip=bool(d.flip), flip_pairs=bool(d.flip_pairs),
+                                 crop_pairs=bool(d.crop_pairs), views=int(d.trunk_cache_views))
+        tables = {name: view_table(len(records), plan.views, d.image_size, load, bool(d.flip),
+                                   int(d.trunk_cache_seed) * 2 + k)
+                  for k, (name, records) in enumerate((("sketches", plan.sketches), ("photos", plan.photos)))}
+        reads = [("sketches", plan.sketches, model.sketch_encoder, tables["sketches"]),
+                 ("photos", plan.photos, model.photo_encoder, tables["photos"])]
+        if plan.crop_pairs:  # each sketch's photo at the sketch's views: the positives
+            reads.append(("paired photos", paired_photos(plan), model.photo_encoder, tables["sketches"]))
+        banks = {name: trunk_features(trunk_split(encoder, frozen)[0], records, arrays=data.index.arrays,
+                                      image_size=d.image_size, load_size=load, table=table,
+                                      batch_size=cfg.eval.batch_size, desc=f"training {name}")
+                 for name, records, encoder, table in reads}
 
         def dataset_fn(start_step: int):
             return cached_triplet_dataset(plan, banks["sketches"], banks["photos"], tables["sketches"],
-                                          arrays=data.index.arrays, start_step=start_step)
+                                          arrays=data.index.arrays, start_step=start_step,
+                                          paired_features=banks.get("paired photos"))
 
         step_fn, trackables = fg_step(HeadView(model, frozen), cfg, dataset_fn, strategy=strategy)
         return step_fn, {**trackables, "model": model, "rng": random_state_variables(model)}

@@ -47,10 +47,12 @@ from sbir_tf.train.progress import Progress
 TRUNK_CACHE_VERSION = "trunk-cache-v1"
 
 
-def check_trunk_cache(views, frozen_blocks, backbone: str, crop_pairs: bool, flip_pairs: bool) -> int:
+def check_trunk_cache(views, frozen_blocks, backbone: str, crop_pairs: bool, flip_pairs: bool,
+                      flip: bool = False) -> int:
     """``data.trunk_cache_views`` as an int, or ``ValueError`` naming what forbids it: the cache needs a fixed part
-    of the trunk (VGG16, ``model.frozen_blocks`` >= 1) and independent views (no ``crop_pairs`` / ``flip_pairs``,
-    which tie a photo's window to its sketch's)."""
+    of the trunk (VGG16, ``model.frozen_blocks`` >= 1), and a positive photo is read either at a view of its own or,
+    with ``crop_pairs``, at its sketch's view (window and mirror): so ``flip_pairs`` needs ``crop_pairs``, and
+    ``crop_pairs`` with ``flip`` needs ``flip_pairs``."""
     if isinstance(views, bool) or not isinstance(views, (int, np.integer)) or views < 0:
         raise ValueError(f"data.trunk_cache_views must be an integer >= 0 (0: read images live), got {views!r}")
     if views and (backbone != "vgg16" or isinstance(frozen_blocks, bool)
@@ -58,9 +60,14 @@ def check_trunk_cache(views, frozen_blocks, backbone: str, crop_pairs: bool, fli
         raise ValueError(f"data.trunk_cache_views={views} caches the output of fixed VGG16 conv blocks: it needs "
                          f"model.backbone='vgg16' and model.frozen_blocks in 1..5 (got {backbone!r}, "
                          f"{frozen_blocks!r})")
-    if views and (crop_pairs or flip_pairs):
-        raise ValueError("data.trunk_cache_views draws each image's views on its own; it cannot tie a photo's crop "
-                         "or flip to its sketch's (data.crop_pairs / data.flip_pairs): set them false")
+    if views and flip_pairs and not crop_pairs:
+        raise ValueError("data.trunk_cache_views reads a positive photo either at a view of its own or at its "
+                         "sketch's view (data.crop_pairs); it cannot tie the mirror alone (data.flip_pairs without "
+                         "data.crop_pairs)")
+    if views and crop_pairs and flip and not flip_pairs:
+        raise ValueError("data.trunk_cache_views with data.crop_pairs reads the positive photo at its sketch's view, "
+                         "window and mirror; with data.flip it cannot keep the mirror on its own draw: set "
+                         "data.flip_pairs=true or data.flip=false")
     return int(views)
 
 
@@ -199,6 +206,12 @@ def trunk_features(trunk, records: Sequence[Record], *, arrays: dict | None = No
     return features if table is not None else features[:, 0]
 
 
+def paired_photos(plan) -> list[Record]:
+    """Each anchor sketch's positive photo, in ``plan.sketches`` order: read at the sketches' view table, their
+    trunk outputs are the positives of a ``crop_pairs`` plan (:func:`cached_triplet_dataset`)."""
+    return [plan.photos[int(j)] for j in plan.sketch_positive]
+
+
 class HeadView(VariableGroups):
     """The parts of a :class:`sbir_tf.models.fg.PangModel` that learn when its VGG16 blocks 1..k are fixed: each
     encoder's ``learning`` part (:func:`trunk_split`: conv blocks k+1..5 and the embedding head, the same variables
@@ -215,25 +228,35 @@ class HeadView(VariableGroups):
 
 
 def cached_triplet_dataset(plan, sketch_features: np.ndarray, photo_features: np.ndarray, sketch_table: np.ndarray,
-                           *, arrays: dict | None = None, start_step: int = 0) -> tf.data.Dataset:
+                           *, arrays: dict | None = None, start_step: int = 0,
+                           paired_features: np.ndarray | None = None) -> tf.data.Dataset:
     """Training batches of trunk outputs: :func:`sbir_tf.data.pipeline.triplet_dataset` with ``sketch``,
     ``positive`` and ``negative`` replaced by the cached outputs of the views the plan picks (``view_*``).
 
     ``plan``: a :class:`~sbir_tf.data.pipeline.TripletPlan` with ``views`` set; ``sketch_features`` ``[Ns, V, ...]``
     in ``plan.sketches`` order, ``photo_features`` ``[Np, V, ...]`` in ``plan.photos`` order; ``sketch_table`` the
-    sketches' :func:`view_table` (the decoder target is the anchor sketch cropped and mirrored as its view)."""
+    sketches' :func:`view_table` (the decoder target is the anchor sketch cropped and mirrored as its view).
+    With ``plan.crop_pairs`` the positive is read from ``paired_features`` ``[Ns, V, ...]``: each sketch's photo
+    at each of the sketch's views (:func:`paired_photos`), so it shares its sketch's window (and mirror), as a
+    live run's positive shares its sketch's window."""
     from sbir_tf.data.pipeline import ImageSource, _random_crop_flip, triplet_stream
     from sbir_tf.data.preprocessing import to_sketch_target
 
     if not plan.views:
         raise ValueError("cached_triplet_dataset needs a TripletPlan built with views > 0")
-    for name, feats, n in (("sketch", sketch_features, len(plan.sketches)),
-                           ("photo", photo_features, len(plan.photos))):
+    if plan.crop_pairs and paired_features is None:
+        raise ValueError("a TripletPlan with crop_pairs reads its positives from paired_features (paired_photos)")
+    banks = [("sketch", sketch_features, len(plan.sketches)), ("photo", photo_features, len(plan.photos))]
+    if plan.crop_pairs:
+        banks.append(("paired photo", paired_features, len(plan.sketches)))
+    for name, feats, n in banks:
         if feats.shape[:2] != (n, plan.views):
             raise ValueError(f"{name} features have shape {feats.shape}, expected ({n}, {plan.views}, ...)")
     with tf.device("/CPU:0"):  # held once, read by index; a variable keeps the arrays out of the dataset's graph
         sketch_bank = tf.Variable(sketch_features, trainable=False, name="trunk_cache_sketches")
         photo_bank = tf.Variable(photo_features, trainable=False, name="trunk_cache_photos")
+        paired_bank = (tf.Variable(paired_features, trainable=False, name="trunk_cache_paired_photos")
+                       if plan.crop_pairs else None)
     table = tf.constant(sketch_table)
     sketch_src = ImageSource(plan.sketches, arrays)
     size, load = int(plan.image_size), int(plan.load_size)
@@ -241,11 +264,13 @@ def cached_triplet_dataset(plan, sketch_features: np.ndarray, photo_features: np
     def load_triplet(ix):
         view = table[ix["sketch"], tf.cast(ix["view_sketch"], tf.int64)]
         sk = _random_crop_flip(sketch_src.load(ix["sketch"], load, "raise"), view[0], view[1], view[2] > 0, size)
+        positive = (paired_bank[ix["sketch"], ix["view_sketch"]] if paired_bank is not None
+                    else photo_bank[ix["positive"], ix["view_positive"]])
         return {"sketch": sketch_bank[ix["sketch"], ix["view_sketch"]],
-                "positive": photo_bank[ix["positive"], ix["view_positive"]],
+                "positive": positive,
                 "negative": photo_bank[ix["negative"], ix["view_negative"]],
                 "sketch_target": to_sketch_target(sk)}
 
     ds = triplet_stream(plan, load_triplet, start_step)
-    ds._trunk_cache_banks = (sketch_bank, photo_bank)  # the variables live as long as the dataset
+    ds._trunk_cache_banks = (sketch_bank, photo_bank, paired_bank)  # the variables live as long as the dataset
     return ds

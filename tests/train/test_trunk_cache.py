@@ -13,8 +13,8 @@ from sbir_tf.experiments import sketchy_fg
 from sbir_tf.models import backbones
 from sbir_tf.models.fg import build_encoder
 from sbir_tf.tasks.fg import FGTask
-from sbir_tf.train.trunk_cache import (cached_triplet_dataset, check_trunk_cache, trunk_features, trunk_split,
-                                      view_table)
+from sbir_tf.train.trunk_cache import (cached_triplet_dataset, check_trunk_cache, paired_photos, trunk_features,
+                                      trunk_split, view_table)
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +37,24 @@ def test_view_table_draws_the_live_windows_and_flips():
     assert view_table(10, 2, 32, 32, flip=False, seed=5).sum() == 0  # no room to crop: the whole image
 
 
-@pytest.mark.parametrize("views, frozen, backbone, pairs, fragment", [
-    (-1, 5, "vgg16", False, "integer >= 0"),
-    (True, 5, "vgg16", False, "integer >= 0"),
-    (2, 0, "vgg16", False, "frozen_blocks in 1..5"),
-    (2, True, "vgg16", False, "frozen_blocks in 1..5"),
-    (2, 5, "googlenet", False, "backbone='vgg16'"),
-    (2, 5, "vgg16", True, "crop_pairs"),
+@pytest.mark.parametrize("views, frozen, backbone, crop_pairs, flip_pairs, flip, fragment", [
+    (-1, 5, "vgg16", False, False, False, "integer >= 0"),
+    (True, 5, "vgg16", False, False, False, "integer >= 0"),
+    (2, 0, "vgg16", False, False, False, "frozen_blocks in 1..5"),
+    (2, True, "vgg16", False, False, False, "frozen_blocks in 1..5"),
+    (2, 5, "googlenet", False, False, False, "backbone='vgg16'"),
+    (2, 5, "vgg16", False, True, True, "mirror alone"),
+    (2, 5, "vgg16", True, False, True, "flip_pairs=true or data.flip=false"),
 ])
-def test_settings_the_cache_cannot_honour_are_errors(views, frozen, backbone, pairs, fragment):
+def test_settings_the_cache_cannot_honour_are_errors(views, frozen, backbone, crop_pairs, flip_pairs, flip,
+                                                      fragment):
     with pytest.raises(ValueError, match=fragment):
-        check_trunk_cache(views, frozen, backbone, crop_pairs=pairs, flip_pairs=False)
+        check_trunk_cache(views, frozen, backbone, crop_pairs=crop_pairs, flip_pairs=flip_pairs, flip=flip)
     assert check_trunk_cache(0, 0, "googlenet", True, True) == 0  # off: nothing to check
     assert [check_trunk_cache(3, k, "vgg16", False, False) for k in (1, 4, 5)] == [3, 3, 3]
+    # a positive at its sketch's view: window alone (no flips) or window and mirror
+    assert check_trunk_cache(3, 4, "vgg16", True, False, flip=False) == 3
+    assert check_trunk_cache(3, 4, "vgg16", True, True, flip=True) == 3
 
 
 @pytest.mark.parametrize("frozen", [2, 4, 5])
@@ -75,28 +80,40 @@ def test_cli_rejects_the_cache_with_a_trainable_trunk(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_a_cached_batch_holds_the_trunk_outputs_of_the_views_the_plan_picks(synthetic, tmp_path):
-    """Recompute every element of a batch from the image: crop and mirror it as its view says, run the trunk."""
+@pytest.mark.parametrize("pairs", [False, True])
+def test_a_cached_batch_holds_the_trunk_outputs_of_the_views_the_plan_picks(synthetic, tmp_path, pairs):
+    """Recompute every element of a batch from the image: crop and mirror it as its view says, run the trunk. With
+    crop_pairs (and flip_pairs) the positive is its photo at the sketch's view, window and mirror."""
     index, split = synthetic
     size, load, views = 32, 40, 3
     plan = TripletPlan.build(split.train_sketches, split.train_photos, {c: i for i, c in enumerate(split.classes)},
                              batch_size=6, hard_negative_prob=0.5, seed=1, image_size=size, load_size=load,
-                             flip=True, views=views)
+                             flip=True, flip_pairs=pairs, crop_pairs=pairs, views=views)
     trunk = backbones.vgg16_trunk((size, size, 3), weights=None, name="trunk")
     tables = [view_table(len(r), views, size, load, True, k) for k, r in enumerate((plan.sketches, plan.photos))]
     assert tables[0][..., 2].any() and tables[0][..., :2].any()  # the check below sees crops and mirrors
     banks = [trunk_features(trunk, r, arrays=index.arrays, image_size=size, load_size=load, table=t,
                             cache_dir=tmp_path)
-             for r, t in zip((plan.sketches, plan.photos), tables)]
+             for r, t in zip((plan.sketches, plan.photos, paired_photos(plan)), tables + tables[:1])]
     assert banks[0].shape == (len(plan.sketches), views, 1, 1, 512)
-    batch = next(iter(cached_triplet_dataset(plan, *banks, tables[0], arrays=index.arrays, start_step=4)))
+    batch = next(iter(cached_triplet_dataset(plan, *banks[:2], tables[0], arrays=index.arrays, start_step=4,
+                                             paired_features=banks[2] if pairs else None)))
     ix = plan.indices_numpy(4)
     assert set(ix["view_sketch"].tolist()) <= set(range(views))
+    if pairs:  # the positive's view is its sketch's: read the sketch's view of the sketch's photo
+        ix["positive"] = plan.sketch_positive[ix["sketch"]]
+        ix["view_positive"] = ix["view_sketch"]
+        positive_table = tables[0][ix["sketch"]]
+        assert not np.array_equal(tables[0][ix["sketch"], ix["view_sketch"]],
+                                  tables[1][ix["positive"], ix["view_positive"]])  # the pairing changes something
     for role, records, table in (("sketch", plan.sketches, tables[0]), ("positive", plan.photos, tables[1]),
                                  ("negative", plan.photos, tables[1])):
         src = ImageSource(records, index.arrays)
         for b in range(6):
-            oy, ox, mirrored = table[ix[role][b], ix[f"view_{role}"][b]]
+            if role == "positive" and pairs:
+                oy, ox, mirrored = positive_table[b, ix["view_sketch"][b]]
+            else:
+                oy, ox, mirrored = table[ix[role][b], ix[f"view_{role}"][b]]
             image = _random_crop_flip(src.load(tf.constant(ix[role][b]), load, "raise"), oy, ox, bool(mirrored),
                                       size)
             want = trunk(vgg_preprocess(image)[None], training=False)[0]
@@ -130,13 +147,16 @@ def _history(out):
     return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("sharing, frozen", [("siamese", 5), ("hybrid", 5), ("siamese", 4), ("hybrid", 3)])
-def test_one_view_per_image_trains_exactly_as_the_live_run(tmp_path, monkeypatch, sharing, frozen):
+@pytest.mark.parametrize("sharing, frozen, crop_pairs", [("siamese", 5, False), ("hybrid", 5, False),
+                                                          ("siamese", 4, True), ("hybrid", 3, False)])
+def test_one_view_per_image_trains_exactly_as_the_live_run(tmp_path, monkeypatch, sharing, frozen, crop_pairs):
     """No crop room and no flip: the cache holds the very inputs a live run reads, so the losses of every step (both
-    stages) and the final acc@K agree with the live run's, with the whole trunk frozen or only its first blocks."""
+    stages) and the final acc@K agree with the live run's, with the whole trunk frozen or only its first blocks, and
+    with the positives read from the paired bank (crop_pairs)."""
     monkeypatch.setenv("SBIR_TF_CACHE", str(tmp_path / "cache"))
     base = ["--config", "smoke", "--frozen_blocks", str(frozen), "--sharing", sharing, "--steps", "6",
-            "--set", "data.load_size=32", "data.flip=false", "train.eval_every=0"]
+            "--set", "data.load_size=32", "data.flip=false", "train.eval_every=0",
+            f"data.crop_pairs={str(crop_pairs).lower()}"]
     live, cached = tmp_path / "live", tmp_path / "cached"
     assert sketchy_fg.main([*base, "--output_dir", str(live)]) == 0
     assert sketchy_fg.main([*base, "data.trunk_cache_views=1", "--output_dir", str(cached)]) == 0
