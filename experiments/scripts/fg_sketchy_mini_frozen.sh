@@ -14,9 +14,9 @@
 # validation set.
 # $PRECISION sets train.precision (float32, the default; bfloat16 runs 2.5-4x faster on CPUs with AMX-BF16, see the
 # README's Performance section, and is a recorded part of the setting).
-# $CACHE_VIEWS sets data.trunk_cache_views (default 0: images read live): V > 0 computes the frozen trunk's output
-# once for V random crop/flip views of each training image and trains on those (sbir_tf.train.trunk_cache; the
-# extraction is shared by every variant, sharing and seed, under $SBIR_TF_CACHE).
+# $CACHE_VIEWS sets data.trunk_cache_views (default 0: images read live): V > 0 computes the frozen blocks' output
+# (blocks 1..$FROZEN_BLOCKS) once for V random crop/flip views of each training image and trains on those
+# (sbir_tf.train.trunk_cache; the extraction is shared by every variant, sharing and seed, under $SBIR_TF_CACHE).
 # One folder per run: RUNS_DIR/<variant>/seed<k>/. Finished runs are skipped, interrupted ones resume; the order
 # interleaves variants and seeds so a partial campaign stays balanced.
 # Usage: [STEPS=1000] [SEEDS="0 1 2"] [IMAGE_SIZE=112] [DECODER_DISTANCE=pixel_mse|norm] [FROZEN_BLOCKS=5] \
