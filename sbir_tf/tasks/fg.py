@@ -280,8 +280,8 @@ class FGTask:
         variables; checkpoints hold the whole model)."""
         from sbir_tf.data.pipeline import TripletPlan, _resolve_load_size
         from sbir_tf.train.fg_step import fg_step, random_state_variables
-        from sbir_tf.train.trunk_cache import (HeadView, cached_triplet_dataset, paired_photos, trunk_features,
-                                               trunk_split, view_table)
+        from sbir_tf.train.trunk_cache import (HeadView, cached_triplet_dataset, feature_bank, paired_photos,
+                                               trunk_features, trunk_split, view_table)
 
         split, d, t = data.split, cfg.data, cfg.train
         frozen = int(cfg.model.frozen_blocks)
@@ -298,10 +298,11 @@ class FGTask:
                  ("photos", plan.photos, model.photo_encoder, tables["photos"])]
         if plan.crop_pairs:  # each sketch's photo at the sketch's views: the positives
             reads.append(("paired photos", paired_photos(plan), model.photo_encoder, tables["sketches"]))
-        banks = {name: trunk_features(trunk_split(encoder, frozen)[0], records, arrays=data.index.arrays,
-                                      image_size=d.image_size, load_size=load, table=table,
-                                      batch_size=cfg.eval.batch_size, desc=f"training {name}")
-                 for name, records, encoder, table in reads}
+        banks = {name: feature_bank(trunk_features(trunk_split(encoder, frozen)[0], records,
+                                                   arrays=data.index.arrays, image_size=d.image_size,
+                                                   load_size=load, table=table, batch_size=cfg.eval.batch_size,
+                                                   desc=f"training {name}"), f"trunk_cache_{name.replace(' ', '_')}")
+                 for name, records, encoder, table in reads}  # variables only: the arrays are held once
 
         def dataset_fn(start_step: int):
             return cached_triplet_dataset(plan, banks["sketches"], banks["photos"], tables["sketches"],

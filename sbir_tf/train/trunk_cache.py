@@ -227,14 +227,25 @@ class HeadView(VariableGroups):
         self.classifier, self.decoder = model.classifier, model.decoder
 
 
-def cached_triplet_dataset(plan, sketch_features: np.ndarray, photo_features: np.ndarray, sketch_table: np.ndarray,
-                           *, arrays: dict | None = None, start_step: int = 0,
-                           paired_features: np.ndarray | None = None) -> tf.data.Dataset:
+def feature_bank(features, name: str) -> tf.Variable:
+    """``features`` as a non-trainable CPU variable, read by index by :func:`cached_triplet_dataset` (a variable
+    keeps the array out of the dataset's graph); a variable is returned as it is, so a caller that keeps the
+    variable and drops its array holds the features once."""
+    if isinstance(features, tf.Variable):
+        return features
+    with tf.device("/CPU:0"):
+        return tf.Variable(features, trainable=False, name=name)
+
+
+def cached_triplet_dataset(plan, sketch_features, photo_features, sketch_table: np.ndarray, *,
+                           arrays: dict | None = None, start_step: int = 0,
+                           paired_features=None) -> tf.data.Dataset:
     """Training batches of trunk outputs: :func:`sbir_tf.data.pipeline.triplet_dataset` with ``sketch``,
     ``positive`` and ``negative`` replaced by the cached outputs of the views the plan picks (``view_*``).
 
     ``plan``: a :class:`~sbir_tf.data.pipeline.TripletPlan` with ``views`` set; ``sketch_features`` ``[Ns, V, ...]``
-    in ``plan.sketches`` order, ``photo_features`` ``[Np, V, ...]`` in ``plan.photos`` order; ``sketch_table`` the
+    in ``plan.sketches`` order, ``photo_features`` ``[Np, V, ...]`` in ``plan.photos`` order (arrays, or
+    :func:`feature_bank` variables); ``sketch_table`` the
     sketches' :func:`view_table` (the decoder target is the anchor sketch cropped and mirrored as its view).
     With ``plan.crop_pairs`` the positive is read from ``paired_features`` ``[Ns, V, ...]``: each sketch's photo
     at each of the sketch's views (:func:`paired_photos`), so it shares its sketch's window (and mirror), as a
@@ -250,13 +261,11 @@ def cached_triplet_dataset(plan, sketch_features: np.ndarray, photo_features: np
     if plan.crop_pairs:
         banks.append(("paired photo", paired_features, len(plan.sketches)))
     for name, feats, n in banks:
-        if feats.shape[:2] != (n, plan.views):
-            raise ValueError(f"{name} features have shape {feats.shape}, expected ({n}, {plan.views}, ...)")
-    with tf.device("/CPU:0"):  # held once, read by index; a variable keeps the arrays out of the dataset's graph
-        sketch_bank = tf.Variable(sketch_features, trainable=False, name="trunk_cache_sketches")
-        photo_bank = tf.Variable(photo_features, trainable=False, name="trunk_cache_photos")
-        paired_bank = (tf.Variable(paired_features, trainable=False, name="trunk_cache_paired_photos")
-                       if plan.crop_pairs else None)
+        if tuple(feats.shape[:2]) != (n, plan.views):
+            raise ValueError(f"{name} features have shape {tuple(feats.shape)}, expected ({n}, {plan.views}, ...)")
+    sketch_bank = feature_bank(sketch_features, "trunk_cache_sketches")
+    photo_bank = feature_bank(photo_features, "trunk_cache_photos")
+    paired_bank = feature_bank(paired_features, "trunk_cache_paired_photos") if plan.crop_pairs else None
     table = tf.constant(sketch_table)
     sketch_src = ImageSource(plan.sketches, arrays)
     size, load = int(plan.image_size), int(plan.load_size)
