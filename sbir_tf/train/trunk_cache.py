@@ -21,8 +21,9 @@ the live evaluation computes.
 
 **Files.** ``<cache dir>/trunk/<sha256>.npy`` (``$SBIR_TF_CACHE``, default ``~/.cache/sbir_tf``): float32
 ``[N, V, h, w, c]`` (training views) or ``[N, h, w, c]`` (centre crops). The name is a SHA-256 over what determines
-the contents (:func:`cache_key`): the frozen part's weights (so each k has its own files), the records (paths and file states), the image and load
-sizes and the view table; another setting is another file, never a stale one. Files are written atomically.
+the contents (:func:`cache_key`): the frozen part's weights (so each k has its own files), the records (paths and
+file states), the image and load sizes and the view table; another setting is another file, never a stale one.
+Files are written atomically.
 """
 from __future__ import annotations
 
