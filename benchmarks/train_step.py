@@ -225,8 +225,6 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     median = float(np.median(times))
 
     per_sample = {name: forward_flops(m) for name, m in parts.items()}
-    forward = sum(per_sample[name] * samples[name] for name in parts)
-    step_flops = training_step_flops(forward)
     result = {
         "variant": variant, "image_size": image_size, "batch_size": batch_size, "precision": precision,
         "frozen_blocks": int(frozen_blocks), "cached": bool(cached), "stage": stage.name,
@@ -235,17 +233,16 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
         "step_s": median, "step_times_s": times,
         "images_per_s": IMAGES_PER_TRIPLET * batch_size / median,
         "samples_per_step": dict(samples), "forward_flops_per_sample": per_sample,
-        "step_gflop": step_flops / 1e9, "train_factor": TRAIN_STEP_FACTOR,
-        "achieved_gflops": step_flops / median / 1e9,
         "peak_rss_mb": rss.peak / _MB, "step_rss_mb": (rss.peak - rss_before) / _MB,
         "ru_maxrss_mb": ru_maxrss_bytes() / _MB, "memory_method": "psutil RSS sampled every 5 ms",
         "loss": float(out["total"]),
     }
-    if frozen_blocks:  # frozen layers compute no weight gradients: the 3x-forward step count would overstate it
-        for key in ("step_gflop", "train_factor", "achieved_gflops"):
-            del result[key]
-    elif peak_gflops:
-        result["mfu"] = result["achieved_gflops"] / peak_gflops
+    if not frozen_blocks:  # frozen layers compute no weight gradients: the 3x-forward step count would overstate it
+        step_flops = training_step_flops(sum(per_sample[name] * samples[name] for name in parts))
+        result.update(step_gflop=step_flops / 1e9, train_factor=TRAIN_STEP_FACTOR,
+                      achieved_gflops=step_flops / median / 1e9)
+        if peak_gflops:
+            result["mfu"] = result["achieved_gflops"] / peak_gflops
     del trainer, model, learner, step_fn, batch
     keras.mixed_precision.set_global_policy(previous_policy)
     keras.backend.clear_session()

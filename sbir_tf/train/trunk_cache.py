@@ -93,9 +93,8 @@ def trunk_split(encoder, frozen_blocks: int) -> tuple[keras.Model, keras.Model]:
         if k == 5:
             splits[k] = (trunk, encoder.head)
         else:
-            names = [layer.name for layer in trunk.layers]
-            cut = names.index(f"block{k}_pool")
-            fixed = keras.Model(trunk.input, trunk.get_layer(names[cut]).output, name=f"{trunk.name}_blocks1to{k}")
+            cut = [layer.name for layer in trunk.layers].index(f"block{k}_pool")
+            fixed = keras.Model(trunk.input, trunk.layers[cut].output, name=f"{trunk.name}_blocks1to{k}")
             inputs = keras.Input(shape=tuple(fixed.output.shape[1:]), name=f"{trunk.name}_block{k}_pool")
             x = inputs
             for layer in trunk.layers[cut + 1:]:

@@ -92,9 +92,9 @@ def test_a_cached_batch_holds_the_trunk_outputs_of_the_views_the_plan_picks(synt
     trunk = backbones.vgg16_trunk((size, size, 3), weights=None, name="trunk")
     tables = [view_table(len(r), views, size, load, True, k) for k, r in enumerate((plan.sketches, plan.photos))]
     assert tables[0][..., 2].any() and tables[0][..., :2].any()  # the check below sees crops and mirrors
+    reads = [(plan.sketches, tables[0]), (plan.photos, tables[1])] + [(paired_photos(plan), tables[0])] * pairs
     banks = [trunk_features(trunk, r, arrays=index.arrays, image_size=size, load_size=load, table=t,
-                            cache_dir=tmp_path)
-             for r, t in zip((plan.sketches, plan.photos, paired_photos(plan)), tables + tables[:1])]
+                            cache_dir=tmp_path) for r, t in reads]
     assert banks[0].shape == (len(plan.sketches), views, 1, 1, 512)
     batch = next(iter(cached_triplet_dataset(plan, *banks[:2], tables[0], arrays=index.arrays, start_step=4,
                                              paired_features=banks[2] if pairs else None)))
