@@ -87,6 +87,16 @@
 #      steps and rates, so 2.7 times the triplets and about 2.7 times the time of a step)
 #  26. the winner of part 25 with both variants over 3 seeds (when it is the unchanged setting, an earlier part
 #      holds its grid)
+#  27. part 25's comparison for a CPU without bfloat16 support (AVX2 only, where a bfloat16 step is about 10 times
+#      slower than a float32 one): first its unchanged side, part 20's winner as recorded (`cls10`, crops only, p =
+#      0.5, `croppairs`; `vgg16-D`, seed 0, k3, 1,000 steps, the held-out instances), again in float32 on the k3
+#      trunk cache (data.trunk_cache_views=8) with TF's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=1 unless set: about
+#      1.7x faster there). Its validation curve is drawn beside part 20's bfloat16 live record, so the cheaper
+#      chain is seen against the one it stands in for before anything is chosen in it (its setting folder: `b12`,
+#      12 triplets per step)
+#  28. the paper's batch (`b32`) in the same chain, chosen over part 27 by part 25's rule (fixed in this script
+#      before either run); no 3-seed grid follows from it here: a winner's grid is part 26's
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px/<setting>/...
 #  figures. the claims seed by seed (plot_fg_seeds.py: one dot per seed, a bar at the mean), from the records of
 #      every part that has them: the decoder (Table 3: `vgg16` against `vgg16-D` in every grid with both), the weight
 #      sharing (Table 4: parts 1, 7 and 24) and the schedule (parts 1, 3, 8 and 24)
@@ -96,7 +106,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 figures}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 figures}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
@@ -133,6 +143,7 @@ val_neg=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_negatives_1
 val_tc=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crops_112px
 val_lr=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_lr_112px
 val_batch=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_112px
+val_batch_cache=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px
 # the layers after part 14 in order: the part that chose each, its runs and record folders, its settings (tie order
 # after the unchanged one)
 layers=(flip neg tc lr batch)
@@ -301,6 +312,17 @@ for part in ${parts[@]}; do
     23) layer_grid lr ;;
     25) held_out_layer batch ;;
     26) layer_grid batch ;;
+    27|28) winners_before batch  # part 20's winner as recorded, with the preset's rates (part 22)
+        setting=b12 sets=$win_sets  # b12: 12 triplets per step, part 20's (and the preset's) batch
+        if [ "$part" = 28 ]; then setting=b32 sets="$sets $(sets_of b32)"; fi
+        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=float32 CACHE_VIEWS=8 \
+          TF_ENABLE_ONEDNN_OPTS=${TF_ENABLE_ONEDNN_OPTS:-1} EXTRA_SETS="$held_out $sets" \
+          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_batch_views8_float32/$setting" vgg16-D
+        record "$runs/val60_batch_views8_float32" "$val_batch_cache"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_batch_cache" --beside "$win_record"
+        if [ "$part" = 28 ]; then
+          python "$scripts/fg_select.py" --rule acc10 --order b12,b32 "$val_batch_cache"
+        fi ;;
     24) arms=(siamese hybrid heterogeneous printed joint)
         for phase in "siamese hybrid heterogeneous" "printed joint"; do  # Table 4 first, then the schedules
           for seed in ${SEEDS:-0 1 2}; do
@@ -336,6 +358,6 @@ for part in ${parts[@]}; do
         "joint, live=${fg}_pixel_mse_k5_joint_112px/vgg16" "text, cache=${fg}_pixel_mse_k5_views8_siamese_112px/vgg16" \
         "printed, cache=${fg}_pixel_mse_k5_views8_printed_112px/vgg16" \
         "joint, cache=${fg}_pixel_mse_k5_views8_joint_112px/vgg16" ;;
-    *) echo "unknown part $part (1-26, figures)" >&2; exit 2 ;;
+    *) echo "unknown part $part (1-28, figures)" >&2; exit 2 ;;
   esac
 done

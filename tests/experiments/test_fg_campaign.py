@@ -303,6 +303,57 @@ def test_part26_runs_a_grid_only_when_b32_beats_the_winner_it_builds_on(campaign
     assert "part 25 winner: " + ("b32" if grid else "croppairs") + " (on part 22's croppairs)" in result.stderr
 
 
+BATCH_CACHE = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px"
+
+
+def assert_float32_cached_held_out(calls, setting):
+    """A part of the float32 cached chain (27, 28): one `vgg16-D` run (seed 0, k3, 1,000 steps, float32, 8 cached
+    views, oneDNN on unless set, the held-out instances) in ``runs/fg_campaign/val60_batch_views8_float32/<setting>``,
+    its record, and its plot beside part 20's bfloat16 live `croppairs`; returns the run's overrides."""
+    train, record, plot = calls[:3]
+    assert train["args"] == f"runs/fg_campaign/val60_batch_views8_float32/{setting} vgg16-D"
+    assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"], train["CACHE_VIEWS"],
+            train["TF_ENABLE_ONEDNN_OPTS"]) == ("3", "1000", "0", "float32", "8", "1")
+    sets = train["EXTRA_SETS"].split()
+    assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
+    assert record["args"] == f"runs/fg_campaign/val60_batch_views8_float32 experiments/{BATCH_CACHE}"
+    assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{BATCH_CACHE} "
+                    f"--beside experiments/{TRIPLET_CROPS}/croppairs"}
+    return sets
+
+
+def test_part27_reruns_part20s_winner_in_float32_on_the_trunk_cache_and_chooses_nothing(campaign):
+    link_learning_rate(campaign)
+    result, calls = campaign("27")
+    assert result.returncode == 0, result.stderr
+    assert len(calls) == 3  # no selection and no grid: part 27 is the chain's unchanged side
+    sets = assert_float32_cached_held_out(calls, "b12")
+    assert sets[-3:] == WINNERS_TO_20
+    assert not any(s.startswith(("train.batch_size", "train.base_lr")) for s in sets)
+    # a caller's kernel choice is kept
+    result, calls = campaign("27", env={"TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert calls[0]["TF_ENABLE_ONEDNN_OPTS"] == "0"
+
+
+@pytest.mark.parametrize("b12, b32, winner", [
+    ((15, 60), (10, 61), "b32"),
+    ((15, 60), (16, 60), "b32"),  # tied top-10 hits: more acc@1 hits win
+    ((15, 60), (15, 60), "b12"),  # tied on both: 12 triplets per step stay
+    ((30, 59), (40, 50), "b12"),
+])
+def test_part28_trains_b32_in_the_same_chain_and_chooses_by_part25s_rule(campaign, b12, b32, winner):
+    link_learning_rate(campaign)
+    folder = campaign.root / "experiments" / BATCH_CACHE
+    write_head_setting(folder, "b12", hits1=b12[0], hits10=b12[1])
+    write_head_setting(folder, "b32", hits1=b32[0], hits10=b32[1])
+    result, calls = campaign("28")
+    assert result.returncode == 0, result.stderr
+    assert len(calls) == 3  # no grid here: a winner's 3-seed grid is part 26's
+    sets = assert_float32_cached_held_out(calls, "b32")
+    assert sets[-4:] == WINNERS_TO_20 + ["train.batch_size=32"]
+    assert result.stdout.splitlines()[-1] == f"winner: {winner}"
+
+
 def test_figures_draw_each_claim_from_the_folders_with_seeds(campaign):
     fg = "experiments/fg_sketchy_mini_imagenet-offline_pixel_mse"
     for folder in (f"{fg}_k5_112px/vgg16", f"{fg}_k5_112px/vgg16-D", f"{fg}_k5_views8_hybrid_112px/vgg16"):
@@ -320,7 +371,7 @@ def test_figures_draw_each_claim_from_the_folders_with_seeds(campaign):
 
 
 def test_an_unknown_part_is_an_error(campaign):
-    result, calls = campaign("27")
+    result, calls = campaign("29")
     assert result.returncode == 2
-    assert "unknown part 27 (1-26, figures)" in result.stderr
+    assert "unknown part 29 (1-28, figures)" in result.stderr
     assert calls == []
