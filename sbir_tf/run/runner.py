@@ -9,6 +9,7 @@ Trainer), ``model.keras``, ``metrics.json`` (:mod:`sbir_tf.run.results`) and ``f
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -68,16 +69,20 @@ def run(task: Task, cfg: Config, output_dir: str | Path, *, resume: bool = False
         say(line)
 
     from sbir_tf.train.precision import precision_warning, set_precision
-    from sbir_tf.train.run_dir import cpu_features
+    from sbir_tf.train.run_dir import cpu_features, onednn_enabled, onednn_hint
 
     policy = set_precision(cfg.train.precision)
     if task.trains(cfg):
         import tensorflow as tf
 
-        warning = precision_warning(cfg.train.precision, gpus=len(tf.config.list_physical_devices("GPU")),
-                                    cpu_features=cpu_features())
+        gpus, features = len(tf.config.list_physical_devices("GPU")), cpu_features()
+        warning = precision_warning(cfg.train.precision, gpus=gpus, cpu_features=features)
         if warning:
             say(f"warning: {warning}")
+        hint = onednn_hint(onednn=onednn_enabled(), requested=os.environ.get("TF_ENABLE_ONEDNN_OPTS"), gpus=gpus,
+                           cpu_features=features)
+        if hint:
+            say(f"note: {hint}")
     try:
         import keras
 

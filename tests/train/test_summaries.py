@@ -107,3 +107,17 @@ def test_cpu_features_reads_the_flags_line_in_a_fixed_order(tmp_path):
     assert run_dir.cpu_features(info) is None
     assert run_dir.cpu_features(tmp_path / "absent") is None
     assert run_dir.environment()["cpu_features"] == run_dir.cpu_features()
+
+
+def test_onednn_hint_only_where_tfs_default_leaves_the_kernels_off_on_an_avx2_cpu():
+    hint = run_dir.onednn_hint(onednn=False, requested=None, gpus=0, cpu_features=["avx2"])
+    assert "TF_ENABLE_ONEDNN_OPTS=1" in hint and "oneDNN on a CPU without AVX-512" in hint
+    assert run_dir.onednn_hint(onednn=False, requested=None, gpus=0, cpu_features=["avx2", "avx512_bf16"]) == hint
+    for case in (dict(onednn=True, requested=None, gpus=0, cpu_features=["avx2"]),  # already on
+                 dict(onednn=None, requested=None, gpus=0, cpu_features=["avx2"]),  # TF does not say
+                 dict(onednn=False, requested="0", gpus=0, cpu_features=["avx2"]),  # the user turned them off
+                 dict(onednn=False, requested=None, gpus=1, cpu_features=["avx2"]),  # the step runs on the GPU
+                 dict(onednn=False, requested=None, gpus=0, cpu_features=["avx2", "avx512f"]),  # AVX-512: measured elsewhere
+                 dict(onednn=False, requested=None, gpus=0, cpu_features=[]),  # no AVX2
+                 dict(onednn=False, requested=None, gpus=0, cpu_features=None)):  # not known
+        assert run_dir.onednn_hint(**case) is None, case
