@@ -156,9 +156,11 @@ def cached_triplet_batch(batch: dict, feature_shape, seed: int = 0) -> dict:
 
 def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: int = 32, warmup: int = 1,
                     steps: int = 2, peak_gflops: float | None = None, num_classes: int = NUM_CLASSES,
-                    seed: int = 0, precision: str = "float32", frozen_blocks: int = 0, cached: bool = False) -> dict:
+                    seed: int = 0, precision: str = "float32", frozen_blocks: int = 0, cached: bool = False,
+                    jit_compile: bool = False) -> dict:
     """Time ``steps`` training steps of the fine-grained model (after ``warmup``) on synthetic triplets, built
-    under ``precision``'s dtype policy (``sbir_tf.train.precision``; MFU is always against the float32 peak).
+    under ``precision``'s dtype policy (``sbir_tf.train.precision``; MFU is always against the float32 peak), the
+    update compiled with XLA when ``jit_compile`` (``train.jit_compile``; the first step then includes the compile).
 
     ``frozen_blocks=k`` keeps VGG16 conv blocks 1..k fixed (``model.frozen_blocks``); with ``cached`` the step
     trains on their outputs, as a run with ``data.trunk_cache_views`` does (:class:`sbir_tf.train.trunk_cache
@@ -200,7 +202,8 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     trainer = FGStep(learner, [stage], wrap_optimizer(make_adam(PAPER_BASE_LR, 0.9, 0.999, 1e-8), precision),
                      lambda s: None,
                      global_batch=batch_size, margin=settings["margin"],
-                     decoder_distance=PANG_2017.decoder_distance, learning_rate=lambda s: PAPER_BASE_LR)
+                     decoder_distance=PANG_2017.decoder_distance, learning_rate=lambda s: PAPER_BASE_LR,
+                     jit_compile=jit_compile)
     update = trainer.update(stage.name)
 
     def step_fn(b):
@@ -227,7 +230,8 @@ def measure_fg_step(variant: str = "full", image_size: int = 224, batch_size: in
     per_sample = {name: forward_flops(m) for name, m in parts.items()}
     result = {
         "variant": variant, "image_size": image_size, "batch_size": batch_size, "precision": precision,
-        "frozen_blocks": int(frozen_blocks), "cached": bool(cached), "stage": stage.name,
+        "jit_compile": bool(jit_compile), "frozen_blocks": int(frozen_blocks), "cached": bool(cached),
+        "stage": stage.name,
         "loss_weights": dict(stage.weights), "trained_groups": list(stage.groups),
         "warmup_steps": warmup, "timed_steps": steps, "first_step_s": first_step_s,
         "step_s": median, "step_times_s": times,
@@ -291,13 +295,16 @@ def measure_wadcmsn_iteration(batch_size: int = 128, warmup: int = 2, iterations
 
 def measure_fg_step_isolated(variant: str = "full", image_size: int = 224, batch_size: int = 32, warmup: int = 1,
                              steps: int = 2, peak_gflops: float | None = None, timeout: float = 1800,
-                             precision: str = "float32", frozen_blocks: int = 0, cached: bool = False) -> dict:
+                             precision: str = "float32", frozen_blocks: int = 0, cached: bool = False,
+                             jit_compile: bool = False) -> dict:
     """:func:`measure_fg_step` in a fresh Python process (clean memory figures); same arguments and result."""
     cmd = [sys.executable, "-m", "benchmarks.train_step", f"--variant={variant}", "--image-size", str(image_size),
            "--batch-size", str(batch_size), "--warmup", str(warmup), "--steps", str(steps),
            "--precision", precision, "--frozen-blocks", str(int(frozen_blocks))]
     if cached:
         cmd.append("--cached")
+    if jit_compile:
+        cmd.append("--jit-compile")
     if peak_gflops:
         cmd += ["--peak-gflops", repr(float(peak_gflops))]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
@@ -323,11 +330,32 @@ def main(argv=None) -> None:
                         help="VGG16 conv blocks 1..k kept fixed (model.frozen_blocks)")
     parser.add_argument("--cached", action="store_true",
                         help="train on the frozen blocks' outputs, as with data.trunk_cache_views")
+    parser.add_argument("--jit-compile", action="store_true",
+                        help="compile the update with XLA, as --jit_compile does (train.jit_compile)")
     args = parser.parse_args(argv)
     result = measure_fg_step(args.variant, args.image_size, args.batch_size, warmup=args.warmup, steps=args.steps,
                              peak_gflops=args.peak_gflops, precision=args.precision,
-                             frozen_blocks=args.frozen_blocks, cached=args.cached)
+                             frozen_blocks=args.frozen_blocks, cached=args.cached, jit_compile=args.jit_compile)
+    print(summary_line(result), flush=True)
     print(_RESULT_MARKER + json.dumps(result), flush=True)
+
+
+def summary_line(result: dict, run_steps: int | None = None) -> str:
+    """One line a person reads: the step time, images/s, TFLOP/s where counted, and what ``run_steps`` such steps
+    take (default the paper's 30,000 iterations, ``sbir_tf.train.schedules.PAPER_TOTAL_STEPS``)."""
+    from sbir_tf.train.schedules import PAPER_TOTAL_STEPS
+
+    run_steps = PAPER_TOTAL_STEPS if run_steps is None else int(run_steps)
+    r = result
+    setting = (f"{r['variant']} {r['image_size']} px, batch {r['batch_size']}, {r['precision']}"
+               + (", XLA" if r.get("jit_compile") else "")
+               + (f", blocks 1-{r['frozen_blocks']} frozen" + (" (cached)" if r.get("cached") else "")
+                  if r.get("frozen_blocks") else ""))
+    rate = f", {r['achieved_gflops'] / 1e3:.3g} TFLOP/s" if "achieved_gflops" in r else ""
+    hours = r["step_s"] * run_steps / 3600
+    duration = f"{hours:.3g} h" if hours >= 1 else f"{hours * 60:.3g} min"
+    return (f"{setting}: {r['step_s']:.3g} s a step (median of {r['timed_steps']}), {r['images_per_s']:.3g} img/s"
+            f"{rate}; {run_steps:,} such steps: {duration}")
 
 
 if __name__ == "__main__":

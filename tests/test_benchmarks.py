@@ -321,3 +321,37 @@ def test_decoder_benchmark_prints_both_passes(capsys):
     assert line.startswith("decoder 32 px, batch 2, oneDNN ") and "forward + backward" in line
     r = decoder.measure(32, 2, 1)
     assert 0 < r["forward_s"] and 0 < r["forward_backward_s"]
+
+
+def test_the_step_benchmark_compiles_with_xla_when_asked(monkeypatch):
+    """--jit-compile reaches the training step the runs use (FGStep's jit_compile), and the result says so."""
+    from benchmarks.train_step import measure_fg_step
+    from sbir_tf.train import fg_step
+
+    seen = []
+
+    class Recording(fg_step.FGStep):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs.get("jit_compile"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(fg_step, "FGStep", Recording)
+    r = measure_fg_step("-D", 32, batch_size=2, warmup=1, steps=1, jit_compile=True)
+    assert seen == [True] and r["jit_compile"] is True and r["images_per_s"] > 0
+    assert np.isfinite(r["loss"])
+
+
+def test_summary_line_gives_the_step_and_what_the_papers_run_would_take():
+    from benchmarks.train_step import summary_line
+
+    result = {"variant": "full", "image_size": 224, "batch_size": 32, "precision": "bfloat16", "jit_compile": True,
+              "frozen_blocks": 0, "cached": False, "step_s": 0.21, "timed_steps": 3, "images_per_s": 96 / 0.21,
+              "achieved_gflops": 9651.5 / 0.21}
+    # 30,000 x 0.21 s = 6,300 s = 1.75 h; 9.6515 TFLOP / 0.21 s = 46.0 TFLOP/s
+    assert summary_line(result) == ("full 224 px, batch 32, bfloat16, XLA: 0.21 s a step (median of 3), 457 img/s, "
+                                    "46 TFLOP/s; 30,000 such steps: 1.75 h")
+    frozen = {**result, "jit_compile": False, "frozen_blocks": 3, "cached": True}
+    del frozen["achieved_gflops"]  # not counted with frozen blocks
+    assert summary_line(frozen, run_steps=1000) == ("full 224 px, batch 32, bfloat16, blocks 1-3 frozen (cached): "
+                                                    "0.21 s a step (median of 3), 457 img/s; 1,000 such steps: "
+                                                    "3.5 min")  # 210 s
