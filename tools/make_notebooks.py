@@ -71,6 +71,9 @@ WEIGHTS = None      # ''' + _weights_choices(weight_names) + ''' | path to a .h5
 STEPS = None        # training steps of every run; None = the preset's
 IMAGE_SIZE = None   # None = the preset's
 OUTPUT_DIR = None   # runs are written below it; None = a temporary folder (SMOKE) or runs/<notebook name>
+PRECISION = None    # "float32" | "bfloat16" | "float16"; None = the preset's (float32). On a GPU use its 16-bit
+                    # tensor cores: "bfloat16" on A100 / L4 / H100, "float16" on a T4 (README, "How to go fast")
+JIT_COMPILE = False # True: compile every training update with XLA (--jit_compile)
 ''' + extra
 
 
@@ -116,9 +119,11 @@ EXTRA_SETS = ["train.eval_every=0"] if SMOKE else []   # no validation passes in
 
 def make_config(**flags):
     """The CLI's config for ``python -m sbir_tf.experiments.sketchy_fg`` with these flags."""
-    values = dict(data_dir=DATA_DIR, config=PRESET, weights=WEIGHTS, steps=STEPS, image_size=IMAGE_SIZE)
+    values = dict(data_dir=DATA_DIR, config=PRESET, weights=WEIGHTS, steps=STEPS, image_size=IMAGE_SIZE,
+                  precision=PRECISION)
     values.update(flags)
     argv = [item for key, value in values.items() if value is not None for item in (f"--{key}", str(value))]
+    argv += ["--jit_compile"] if JIT_COMPILE else []
     return nh.config_from_flags("sketchy_fg", argv + (["--set", *EXTRA_SETS] if EXTRA_SETS else []))
 
 
@@ -216,8 +221,9 @@ DATA = {"sketchy": DATA_DIR, "tuberlin": TUBERLIN_DIR}
 def make_config(dataset, **flags):
     """The CLI's config for ``python -m sbir_tf.experiments.<dataset>_zs`` with these flags."""
     values = dict(data_dir=DATA[dataset], config=PRESET, weights=WEIGHTS, steps=STEPS, image_size=IMAGE_SIZE,
-                  **flags)
+                  precision=PRECISION, **flags)
     argv = [item for key, value in values.items() if value is not None for item in (f"--{key}", str(value))]
+    argv += ["--jit_compile"] if JIT_COMPILE else []
     return nh.config_from_flags(f"{dataset}_zs", argv)
 
 
