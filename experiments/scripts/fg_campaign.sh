@@ -90,8 +90,8 @@
 #  27. part 25's comparison for a CPU without bfloat16 support (AVX2 only, where a bfloat16 step is about 10 times
 #      slower than a float32 one): first its unchanged side, part 20's winner as recorded (`cls10`, crops only, p =
 #      0.5, `croppairs`; `vgg16-D`, seed 0, k3, 1,000 steps, the held-out instances), again in float32 on the k3
-#      trunk cache (data.trunk_cache_views=8) with TF's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=1 unless set: about
-#      1.7x faster there). Its validation curve is drawn beside part 20's bfloat16 live record, so the cheaper
+#      trunk cache (data.trunk_cache_views=8) with TF's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=1 unless set: 1.5x
+#      faster there for this cached step). Its validation curve is drawn beside part 20's bfloat16 live record, so the cheaper
 #      chain is seen against the one it stands in for before anything is chosen in it (its setting folder: `b12`,
 #      12 triplets per step)
 #  28. the paper's batch (`b32`) in the same chain, chosen over part 27 by part 25's rule (fixed in this script
