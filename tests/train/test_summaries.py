@@ -117,7 +117,7 @@ def test_onednn_hint_only_where_tfs_default_leaves_the_kernels_off_on_an_avx2_cp
                  dict(onednn=None, requested=None, gpus=0, cpu_features=["avx2"]),  # TF does not say
                  dict(onednn=False, requested="0", gpus=0, cpu_features=["avx2"]),  # the user turned them off
                  dict(onednn=False, requested=None, gpus=1, cpu_features=["avx2"]),  # the step runs on the GPU
-                 dict(onednn=False, requested=None, gpus=0, cpu_features=["avx2", "avx512f"]),  # AVX-512: measured elsewhere
+                 dict(onednn=False, requested=None, gpus=0, cpu_features=["avx2", "avx512f"]),  # AVX-512: not measured
                  dict(onednn=False, requested=None, gpus=0, cpu_features=[]),  # no AVX2
                  dict(onednn=False, requested=None, gpus=0, cpu_features=None)):  # not known
         assert run_dir.onednn_hint(**case) is None, case
