@@ -236,23 +236,29 @@ def test_part22_trains_one_held_out_run_on_top_of_the_winners_of_parts_14_to_20(
     assert sets[-5:] == WINNERS_TO_20 + LR3
 
 
-def assert_held_out_on_croppairs(result, calls, run, folder):
-    """A held-out part built on part 20's `croppairs`: one `vgg16-D` run (seed 0, k3, 1,000 steps, bfloat16, the
-    held-out instances) in ``runs/fg_campaign/<run>``, its record in ``experiments/<folder>`` and its plot beside
-    `croppairs`; returns the run's overrides."""
-    # the part's record folder does not exist in this tree, so its selection step stops the part
-    assert result.returncode != 0
-    train, record, plot = calls
+def assert_held_out_run(calls, run, folder, **options):
+    """The first three calls of a held-out part: one `vgg16-D` run (seed 0, k3, 1,000 steps, the held-out instances,
+    and the environment ``options``) in ``runs/fg_campaign/<run>``, its record in ``experiments/<folder>`` and its
+    plot beside part 20's recorded `croppairs` (the unchanged setting); returns the run's overrides."""
+    train, record, plot = calls[:3]
     assert train["args"] == f"runs/fg_campaign/{run} vgg16-D"
-    assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"]) == ("3", "1000", "0",
-                                                                                             "bfloat16")
+    expected = {"FROZEN_BLOCKS": "3", "STEPS": "1000", "SEEDS": "0", **options}
+    assert {name: train[name] for name in expected} == expected
     sets = train["EXTRA_SETS"].split()
     assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
     assert record["args"] == f"runs/fg_campaign/{run.split('/')[0]} experiments/{folder}"
-    # the plot draws part 20's recorded `croppairs` (the unchanged setting) beside the new run
     assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{folder} "
                     f"--beside experiments/{TRIPLET_CROPS}/croppairs"}
     return sets
+
+
+def assert_held_out_on_croppairs(result, calls, run, folder):
+    """A held-out part built on part 20's `croppairs`, in bfloat16 (:func:`assert_held_out_run`), whose selection
+    stops it; returns the run's overrides."""
+    # the part's record folder does not exist in this tree, so its selection step stops the part
+    assert result.returncode != 0
+    assert len(calls) == 3
+    return assert_held_out_run(calls, run, folder, PRECISION="bfloat16")
 
 
 @pytest.mark.parametrize("hits1, hits10, grid", [
@@ -307,19 +313,11 @@ BATCH_CACHE = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_flo
 
 
 def assert_float32_cached_held_out(calls, setting):
-    """A part of the float32 cached chain (27, 28): one `vgg16-D` run (seed 0, k3, 1,000 steps, float32, 8 cached
-    views, oneDNN on unless set, the held-out instances) in ``runs/fg_campaign/val60_batch_views8_float32/<setting>``,
-    its record, and its plot beside part 20's bfloat16 live `croppairs`; returns the run's overrides."""
-    train, record, plot = calls[:3]
-    assert train["args"] == f"runs/fg_campaign/val60_batch_views8_float32/{setting} vgg16-D"
-    assert (train["FROZEN_BLOCKS"], train["STEPS"], train["SEEDS"], train["PRECISION"], train["CACHE_VIEWS"],
-            train["TF_ENABLE_ONEDNN_OPTS"]) == ("3", "1000", "0", "float32", "8", "1")
-    sets = train["EXTRA_SETS"].split()
-    assert "data.val_instances=60" in sets and "train.eval_every=250" in sets
-    assert record["args"] == f"runs/fg_campaign/val60_batch_views8_float32 experiments/{BATCH_CACHE}"
-    assert plot == {"script": "plot_fg_validation.py", "args": f"--metric acc@10 experiments/{BATCH_CACHE} "
-                    f"--beside experiments/{TRIPLET_CROPS}/croppairs"}
-    return sets
+    """A part of the float32 cached chain (27, 28): :func:`assert_held_out_run` in float32, on 8 cached views, with
+    oneDNN on unless set, in ``runs/fg_campaign/val60_batch_views8_float32/<setting>``; returns the run's
+    overrides."""
+    return assert_held_out_run(calls, f"val60_batch_views8_float32/{setting}", BATCH_CACHE, PRECISION="float32",
+                               CACHE_VIEWS="8", TF_ENABLE_ONEDNN_OPTS="1")
 
 
 def test_part27_reruns_part20s_winner_in_float32_on_the_trunk_cache_and_chooses_nothing(campaign):
