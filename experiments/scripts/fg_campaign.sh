@@ -96,6 +96,13 @@
 #      12 triplets per step)
 #  28. the paper's batch (`b32`) in the same chain, chosen over part 27 by part 25's rule (fixed in this script
 #      before either run); no 3-seed grid follows from it here: a winner's grid is part 26's
+#  29. part 27 read live: part 20's winner as recorded (`b12`), float32, oneDNN on unless set, every crop drawn afresh
+#      from the JPEGs as in part 20 (no trunk cache); its curve beside part 20's bfloat16 live record tells whether
+#      float32 stands in for bfloat16 here (part 10 found it no worse at k3) and so whether part 27's shortfall came
+#      from its 8 fixed crops
+#  30. the paper's batch (`b32`) in part 29's chain, chosen over part 29 by part 25's rule (fixed in this script
+#      before either run); about 2.7 times part 29's time; no 3-seed grid follows from it here
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_float32_112px/<setting>/...
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px/<setting>/...
 #  figures. the claims seed by seed (plot_fg_seeds.py: one dot per seed, a bar at the mean), from the records of
 #      every part that has them: the decoder (Table 3: `vgg16` against `vgg16-D` in every grid with both), the weight
@@ -106,7 +113,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-runs/fg_campaign}
-parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 figures}")
+parts=("${@:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 figures}")
 scripts=experiments/scripts
 record() { bash "$scripts/record_fg_seeds.sh" "$1" "$2"; }
 # a grid: both variants over the seeds (its options come from the environment: FROZEN_BLOCKS, STEPS, SEEDS, ...),
@@ -144,6 +151,7 @@ val_tc=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_triplet_crop
 val_lr=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_lr_112px
 val_batch=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_112px
 val_batch_cache=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px
+val_batch_float32=experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_float32_112px
 # the layers after part 14 in order: the part that chose each, its runs and record folders, its settings (tie order
 # after the unchanged one)
 layers=(flip neg tc lr batch)
@@ -312,16 +320,21 @@ for part in ${parts[@]}; do
     23) layer_grid lr ;;
     25) held_out_layer batch ;;
     26) layer_grid batch ;;
-    27|28) winners_before batch  # part 20's winner as recorded, with the preset's rates (part 22)
+    27|28|29|30) winners_before batch  # part 20's winner as recorded, with the preset's rates (part 22)
         setting=b12 sets=$win_sets  # b12: 12 triplets per step, part 20's (and the preset's) batch
-        if [ "$part" = 28 ]; then setting=b32 sets="$sets $(sets_of b32)"; fi
-        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=float32 CACHE_VIEWS=8 \
+        if [ $((part % 2)) = 0 ]; then setting=b32 sets="$sets $(sets_of b32)"; fi
+        if [ "$part" -le 28 ]; then  # parts 27-28: 8 crop windows per image on the k3 trunk cache
+          views=8 chain=val60_batch_views8_float32 folder=$val_batch_cache
+        else  # parts 29-30: crops drawn live, as in part 20
+          views=0 chain=val60_batch_float32 folder=$val_batch_float32
+        fi
+        FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=float32 CACHE_VIEWS=$views \
           TF_ENABLE_ONEDNN_OPTS=${TF_ENABLE_ONEDNN_OPTS:-1} EXTRA_SETS="$held_out $sets" \
-          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/val60_batch_views8_float32/$setting" vgg16-D
-        record "$runs/val60_batch_views8_float32" "$val_batch_cache"
-        python "$scripts/plot_fg_validation.py" --metric acc@10 "$val_batch_cache" --beside "$win_record"
-        if [ "$part" = 28 ]; then
-          python "$scripts/fg_select.py" --rule acc10 --order b12,b32 "$val_batch_cache"
+          bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/$chain/$setting" vgg16-D
+        record "$runs/$chain" "$folder"
+        python "$scripts/plot_fg_validation.py" --metric acc@10 "$folder" --beside "$win_record"
+        if [ $((part % 2)) = 0 ]; then
+          python "$scripts/fg_select.py" --rule acc10 --order b12,b32 "$folder"
         fi ;;
     24) arms=(siamese hybrid heterogeneous printed joint)
         for phase in "siamese hybrid heterogeneous" "printed joint"; do  # Table 4 first, then the schedules
@@ -358,6 +371,6 @@ for part in ${parts[@]}; do
         "joint, live=${fg}_pixel_mse_k5_joint_112px/vgg16" "text, cache=${fg}_pixel_mse_k5_views8_siamese_112px/vgg16" \
         "printed, cache=${fg}_pixel_mse_k5_views8_printed_112px/vgg16" \
         "joint, cache=${fg}_pixel_mse_k5_views8_joint_112px/vgg16" ;;
-    *) echo "unknown part $part (1-28, figures)" >&2; exit 2 ;;
+    *) echo "unknown part $part (1-30, figures)" >&2; exit 2 ;;
   esac
 done

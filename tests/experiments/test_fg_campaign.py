@@ -310,44 +310,52 @@ def test_part26_runs_a_grid_only_when_b32_beats_the_winner_it_builds_on(campaign
 
 
 BATCH_CACHE = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px"
+BATCH_FLOAT32 = "fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_float32_112px"
+# the two float32 chains of part 25's comparison: (first part, runs folder, record folder, trunk cache views)
+FLOAT32_CHAINS = [(27, "val60_batch_views8_float32", BATCH_CACHE, "8"),  # parts 27-28: on the k3 trunk cache
+                  (29, "val60_batch_float32", BATCH_FLOAT32, "0")]  # parts 29-30: crops drawn live
 
 
-def assert_float32_cached_held_out(calls, setting):
-    """A part of the float32 cached chain (27, 28): :func:`assert_held_out_run` in float32, on 8 cached views, with
-    oneDNN on unless set, in ``runs/fg_campaign/val60_batch_views8_float32/<setting>``; returns the run's
-    overrides."""
-    return assert_held_out_run(calls, f"val60_batch_views8_float32/{setting}", BATCH_CACHE, PRECISION="float32",
-                               CACHE_VIEWS="8", TF_ENABLE_ONEDNN_OPTS="1")
+def assert_float32_held_out(calls, chain, setting, views):
+    """A part of a float32 chain (27-30): :func:`assert_held_out_run` in float32, on ``views`` cached views (0:
+    live), with oneDNN on unless set, in ``runs/fg_campaign/<chain>/<setting>``; returns the run's overrides."""
+    run_folder, record_folder = chain
+    return assert_held_out_run(calls, f"{run_folder}/{setting}", record_folder, PRECISION="float32",
+                               CACHE_VIEWS=views, TF_ENABLE_ONEDNN_OPTS="1")
 
 
-def test_part27_reruns_part20s_winner_in_float32_on_the_trunk_cache_and_chooses_nothing(campaign):
+@pytest.mark.parametrize("part, run_folder, record_folder, views", FLOAT32_CHAINS)
+def test_parts27_29_rerun_part20s_winner_in_float32_and_choose_nothing(campaign, part, run_folder, record_folder,
+                                                                     views):
     link_learning_rate(campaign)
-    result, calls = campaign("27")
+    result, calls = campaign(str(part))
     assert result.returncode == 0, result.stderr
-    assert len(calls) == 3  # no selection and no grid: part 27 is the chain's unchanged side
-    sets = assert_float32_cached_held_out(calls, "b12")
+    assert len(calls) == 3  # no selection and no grid: the chain's unchanged side
+    sets = assert_float32_held_out(calls, (run_folder, record_folder), "b12", views)
     assert sets[-3:] == WINNERS_TO_20
     assert not any(s.startswith(("train.batch_size", "train.base_lr")) for s in sets)
     # a caller's kernel choice is kept
-    result, calls = campaign("27", env={"TF_ENABLE_ONEDNN_OPTS": "0"})
+    result, calls = campaign(str(part), env={"TF_ENABLE_ONEDNN_OPTS": "0"})
     assert calls[0]["TF_ENABLE_ONEDNN_OPTS"] == "0"
 
 
+@pytest.mark.parametrize("part, run_folder, record_folder, views", FLOAT32_CHAINS)
 @pytest.mark.parametrize("b12, b32, winner", [
     ((15, 60), (10, 61), "b32"),
     ((15, 60), (16, 60), "b32"),  # tied top-10 hits: more acc@1 hits win
     ((15, 60), (15, 60), "b12"),  # tied on both: 12 triplets per step stay
     ((30, 59), (40, 50), "b12"),
 ])
-def test_part28_trains_b32_in_the_same_chain_and_chooses_by_part25s_rule(campaign, b12, b32, winner):
+def test_parts28_30_train_b32_in_the_same_chain_and_choose_by_part25s_rule(campaign, part, run_folder, record_folder,
+                                                                          views, b12, b32, winner):
     link_learning_rate(campaign)
-    folder = campaign.root / "experiments" / BATCH_CACHE
+    folder = campaign.root / "experiments" / record_folder
     write_head_setting(folder, "b12", hits1=b12[0], hits10=b12[1])
     write_head_setting(folder, "b32", hits1=b32[0], hits10=b32[1])
-    result, calls = campaign("28")
+    result, calls = campaign(str(part + 1))
     assert result.returncode == 0, result.stderr
     assert len(calls) == 3  # no grid here: a winner's 3-seed grid is part 26's
-    sets = assert_float32_cached_held_out(calls, "b32")
+    sets = assert_float32_held_out(calls, (run_folder, record_folder), "b32", views)
     assert sets[-4:] == WINNERS_TO_20 + ["train.batch_size=32"]
     assert result.stdout.splitlines()[-1] == f"winner: {winner}"
 
@@ -369,7 +377,7 @@ def test_figures_draw_each_claim_from_the_folders_with_seeds(campaign):
 
 
 def test_an_unknown_part_is_an_error(campaign):
-    result, calls = campaign("29")
+    result, calls = campaign("31")
     assert result.returncode == 2
-    assert "unknown part 29 (1-28, figures)" in result.stderr
+    assert "unknown part 31 (1-30, figures)" in result.stderr
     assert calls == []
