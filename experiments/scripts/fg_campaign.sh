@@ -96,6 +96,7 @@
 #      12 triplets per step)
 #  28. the paper's batch (`b32`) in the same chain, chosen over part 27 by part 25's rule (fixed in this script
 #      before either run); no 3-seed grid follows from it here: a winner's grid is part 26's
+#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px/<setting>/...
 #  29. part 27 read live: part 20's winner as recorded (`b12`), float32, oneDNN on unless set, every crop drawn afresh
 #      from the JPEGs as in part 20 (no trunk cache); its curve beside part 20's bfloat16 live record tells whether
 #      float32 stands in for bfloat16 here (part 10 found it no worse at k3) and so whether part 27's shortfall came
@@ -103,7 +104,6 @@
 #  30. the paper's batch (`b32`) in part 29's chain, chosen over part 29 by part 25's rule (fixed in this script
 #      before either run); about 2.7 times part 29's time; no 3-seed grid follows from it here
 #        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_float32_112px/<setting>/...
-#        -> experiments/fg_sketchy_mini_imagenet-offline_pixel_mse_val60_batch_views8_float32_112px/<setting>/...
 #  figures. the claims seed by seed (plot_fg_seeds.py: one dot per seed, a bar at the mean), from the records of
 #      every part that has them: the decoder (Table 3: `vgg16` against `vgg16-D` in every grid with both), the weight
 #      sharing (Table 4: parts 1, 7 and 24) and the schedule (parts 1, 3, 8 and 24)
