@@ -322,18 +322,17 @@ for part in ${parts[@]}; do
     26) layer_grid batch ;;
     27|28|29|30) winners_before batch  # part 20's winner as recorded, with the preset's rates (part 22)
         setting=b12 sets=$win_sets  # b12: 12 triplets per step, part 20's (and the preset's) batch
-        if [ $((part % 2)) = 0 ]; then setting=b32 sets="$sets $(sets_of b32)"; fi
-        if [ "$part" -le 28 ]; then  # parts 27-28: 8 crop windows per image on the k3 trunk cache
-          views=8 chain=val60_batch_views8_float32 folder=$val_batch_cache
-        else  # parts 29-30: crops drawn live, as in part 20
-          views=0 chain=val60_batch_float32 folder=$val_batch_float32
-        fi
+        case $part in 28|30) setting=b32 sets="$sets $(sets_of b32)" ;; esac
+        case $part in
+          27|28) views=8 chain=val60_batch_views8_float32 folder=$val_batch_cache ;;  # 8 crop windows, k3 cache
+          29|30) views=0 chain=val60_batch_float32 folder=$val_batch_float32 ;;  # crops drawn live, as in part 20
+        esac
         FROZEN_BLOCKS=3 STEPS=1000 SEEDS=0 PRECISION=float32 CACHE_VIEWS=$views \
           TF_ENABLE_ONEDNN_OPTS=${TF_ENABLE_ONEDNN_OPTS:-1} EXTRA_SETS="$held_out $sets" \
           bash "$scripts/fg_sketchy_mini_frozen.sh" "$runs/$chain/$setting" vgg16-D
         record "$runs/$chain" "$folder"
         python "$scripts/plot_fg_validation.py" --metric acc@10 "$folder" --beside "$win_record"
-        if [ $((part % 2)) = 0 ]; then
+        if [ "$setting" = b32 ]; then
           python "$scripts/fg_select.py" --rule acc10 --order b12,b32 "$folder"
         fi ;;
     24) arms=(siamese hybrid heterogeneous printed joint)

@@ -316,10 +316,9 @@ FLOAT32_CHAINS = [(27, "val60_batch_views8_float32", BATCH_CACHE, "8"),  # parts
                   (29, "val60_batch_float32", BATCH_FLOAT32, "0")]  # parts 29-30: crops drawn live
 
 
-def assert_float32_held_out(calls, chain, setting, views):
+def assert_float32_held_out(calls, run_folder, record_folder, setting, views):
     """A part of a float32 chain (27-30): :func:`assert_held_out_run` in float32, on ``views`` cached views (0:
-    live), with oneDNN on unless set, in ``runs/fg_campaign/<chain>/<setting>``; returns the run's overrides."""
-    run_folder, record_folder = chain
+    live), with oneDNN on unless set, in ``runs/fg_campaign/<run_folder>/<setting>``; returns the run's overrides."""
     return assert_held_out_run(calls, f"{run_folder}/{setting}", record_folder, PRECISION="float32",
                                CACHE_VIEWS=views, TF_ENABLE_ONEDNN_OPTS="1")
 
@@ -331,7 +330,7 @@ def test_parts27_29_rerun_part20s_winner_in_float32_and_choose_nothing(campaign,
     result, calls = campaign(str(part))
     assert result.returncode == 0, result.stderr
     assert len(calls) == 3  # no selection and no grid: the chain's unchanged side
-    sets = assert_float32_held_out(calls, (run_folder, record_folder), "b12", views)
+    sets = assert_float32_held_out(calls, run_folder, record_folder, "b12", views)
     assert sets[-3:] == WINNERS_TO_20
     assert not any(s.startswith(("train.batch_size", "train.base_lr")) for s in sets)
     # a caller's kernel choice is kept
@@ -355,7 +354,7 @@ def test_parts28_30_train_b32_in_the_same_chain_and_choose_by_part25s_rule(campa
     result, calls = campaign(str(part + 1))
     assert result.returncode == 0, result.stderr
     assert len(calls) == 3  # no grid here: a winner's 3-seed grid is part 26's
-    sets = assert_float32_held_out(calls, (run_folder, record_folder), "b32", views)
+    sets = assert_float32_held_out(calls, run_folder, record_folder, "b32", views)
     assert sets[-4:] == WINNERS_TO_20 + ["train.batch_size=32"]
     assert result.stdout.splitlines()[-1] == f"winner: {winner}"
 
