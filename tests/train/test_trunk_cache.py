@@ -147,8 +147,11 @@ def _history(out):
     return [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("sharing, frozen, crop_pairs", [("siamese", 5, False), ("hybrid", 5, False),
-                                                          ("siamese", 4, True), ("hybrid", 3, False)])
+# About a minute each on 2 CPU cores: two cases in the default suite cover both sharings, the whole trunk frozen and
+# only its first blocks, and the paired bank; the other two are slow.
+@pytest.mark.parametrize("sharing, frozen, crop_pairs", [
+    ("siamese", 4, True), ("hybrid", 5, False),
+    pytest.param("siamese", 5, False, marks=pytest.mark.slow), pytest.param("hybrid", 3, False, marks=pytest.mark.slow)])
 def test_one_view_per_image_trains_exactly_as_the_live_run(tmp_path, monkeypatch, sharing, frozen, crop_pairs):
     """No crop room and no flip: the cache holds the very inputs a live run reads, so the losses of every step (both
     stages) and the final acc@K agree with the live run's, with the whole trunk frozen or only its first blocks, and
