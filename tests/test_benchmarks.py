@@ -195,7 +195,7 @@ def test_quick_harness_end_to_end(tmp_path):
     out = tmp_path / "quick.json"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
     assert out.exists(), proc.stdout + proc.stderr
     results = json.loads(out.read_text())
     assert not results["errors"], "\n".join(results["errors"].values())
