@@ -187,7 +187,7 @@ def _positive_numbers(node, path=""):
 
 
 # Slow: every section builds and traces its own VGG16 models, and the bfloat16 section runs about 10 times slower than
-# float32 on a CPU without AVX-512 BF16 (3-4 min on 2 CPU cores). The sections' code paths are covered one by one
+# float32 on a CPU without AVX-512 BF16 (about 3 min on 2 CPU cores). The sections' code paths are covered one by one
 # by the tests above; this one checks the harness that joins them.
 @pytest.mark.slow
 def test_quick_harness_end_to_end(tmp_path):
